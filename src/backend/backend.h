@@ -1,0 +1,98 @@
+/*
+ * backend.h: what the client-backend side of ledger_am shares between its
+ * files. Everything declared here runs inside a Postgres backend (or a
+ * parallel/autovacuum worker) and may ereport; nothing here throws.
+ */
+#ifndef LEDGER_AM_BACKEND_BACKEND_H
+#define LEDGER_AM_BACKEND_BACKEND_H
+
+#include "module.h"
+
+extern "C" {
+#include "access/tableam.h"
+#include "executor/tuptable.h"
+#include "utils/rel.h"
+#include "utils/snapshot.h"
+}
+
+#include "channel/channel.h"
+#include "channel/status.h"
+#include "codec/row_codec.h"
+
+/* ---- channel_client.cc: requests to the storage worker ---- */
+
+/* ChannelBegin returns this backend's slot, ready to be filled (waits for a
+ * request this backend abandoned earlier); errors if no worker runs. */
+extern ledger_am::ChannelSlot *ChannelBegin(void);
+
+/* ChannelCall posts the filled slot and waits for the answer, honouring
+ * query cancel; a failed status becomes an ereport (kNotFound is returned,
+ * never reported). The caller reads the response, then calls ChannelEnd. */
+extern ledger_am::EngineCode ChannelCall(ledger_am::ChannelSlot *slot, uint32 op,
+											   const char *context);
+
+/* ChannelEnd releases the slot after the response has been read. */
+extern void ChannelEnd(ledger_am::ChannelSlot *slot);
+
+/* ChannelCallNoError is for commit/abort callbacks, where an ERROR would
+ * become a PANIC: never ereports; waits at most timeout_ms. */
+extern bool ChannelCallNoError(uint32 op, const ledger_am::TableId *table, uint64 arg1,
+							   int timeout_ms);
+
+/* ChannelSimpleCall sends a request with no data and returns out1/out2. */
+extern void ChannelSimpleCall(uint32 op, const ledger_am::TableId &table, uint64 arg1,
+							  uint64 arg2, uint64 *out1, uint64 *out2, const char *context);
+
+/* ---- tableam.cc ---- */
+
+/* LedgerTableId names the RocksDB storage of a relation's current relfilenode. */
+extern ledger_am::TableId LedgerTableId(Relation rel);
+extern ledger_am::TableId LedgerTableIdFromNode(const RelFileNode &node);
+
+/* RelationIsLedger tells whether rel uses the ledger_am access method. */
+extern bool RelationIsLedger(Relation rel);
+extern bool RelidIsLedger(Oid relid);
+
+/* ---- visibility.cc ---- */
+
+/* RowIsVisible decides the visibility of a stored row (xmin/cmin header)
+ * under any snapshot kind Postgres hands a table AM. */
+extern bool RowIsVisible(const ledger_am::RowHeader &hdr, Snapshot snapshot);
+
+/* RowIsLiveForIndexBuild is the index build's view: committed or ours. */
+extern bool RowIsLiveForIndexBuild(const ledger_am::RowHeader &hdr);
+
+/* RowXminAborted tells whether the inserting transaction is known aborted. */
+extern bool RowXminAborted(const ledger_am::RowHeader &hdr);
+
+/* ---- row_form.cc: slot <-> stored value ---- */
+
+/* RowValueSize returns the stored size of the slot's row, building the
+ * MinimalTuple (detoasted) into *mtup in CurrentMemoryContext. */
+extern Size RowFormValue(Relation rel, TupleTableSlot *slot, MinimalTuple *mtup);
+
+/* RowStoreInSlot points slot at a stored value (no copy: the value must
+ * stay valid while the slot holds it). */
+extern void RowStoreInSlot(TupleTableSlot *slot, Relation rel, uint64 row_id,
+						   const char *value, uint32 value_len);
+
+/* RowIdToItemPointer / ItemPointerToRowId convert with a clear error. */
+extern void RowIdToItemPointer(uint64 row_id, ItemPointer tid);
+extern bool ItemPointerToRowId(ItemPointer tid, uint64 *row_id);
+
+/* ---- xact_hooks.cc ---- */
+
+/* LedgerNoteWrite records that this transaction wrote ledger rows (so
+ * PRE_COMMIT makes them durable and PREPARE is refused). */
+extern void LedgerNoteWrite(void);
+
+/* LedgerNoteCreatedStorage remembers a new relfilenode, removed on abort. */
+extern void LedgerNoteCreatedStorage(const ledger_am::TableId &t);
+
+/* ---- mutation_guard.cc ---- */
+
+/* LedgerRefuse reports a refused mutation of a ledger_am table. */
+extern void LedgerRefuse(Relation rel, const char *operation) pg_attribute_noreturn();
+extern void LedgerRefuseByName(const char *relname, const char *operation) pg_attribute_noreturn();
+
+#endif

@@ -1,0 +1,228 @@
+/*
+ * channel_client.cc: the client side of the storage worker channel, and the
+ * one place where a storage status becomes a Postgres error (SQLSTATE).
+ *
+ * Runs in client backends. A request is posted into this backend's slot and
+ * answered in place; waits honour query cancel and statement_timeout, and
+ * fail with a clear error when no storage worker is running.
+ */
+#include "backend/backend.h"
+
+extern "C" {
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/proc.h"
+#include "utils/wait_event.h"
+}
+
+using ledger_am::ChannelSlot;
+using ledger_am::EngineCode;
+
+/* How often a waiting backend re-checks that the worker is alive. */
+static const long kWorkerCheckMs = 1000;
+
+/* worker_running tells whether a storage worker serves requests now. */
+static bool
+worker_running(void)
+{
+	return ledger_channel != NULL && pg_atomic_read_u32(&ledger_channel->worker_pid) != 0;
+}
+
+/* report_worker_down raises the error every caller gets without a worker. */
+static void pg_attribute_noreturn()
+report_worker_down(void)
+{
+	if (ledger_channel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("ledger_am is not loaded via shared_preload_libraries"),
+				 errhint("Add 'ledger_am' to shared_preload_libraries in postgresql.conf "
+						 "and restart the server.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_CONNECTION_FAILURE),
+			 errmsg("ledger_am storage worker is not running"),
+			 errhint("Check the server log for errors of the \"ledger_am storage worker\"; "
+					 "it is restarted automatically.")));
+}
+
+/* my_slot returns this process's channel slot. */
+static ChannelSlot *
+my_slot(void)
+{
+	if (ledger_channel == NULL)
+		report_worker_down();
+	if (MyProc == NULL || MyProc->pgprocno < 0 || (uint32) MyProc->pgprocno >= ledger_channel->nslots)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("ledger_am tables cannot be accessed from this kind of process")));
+	return ledger_am::ChannelGetSlot(ledger_channel, (uint32) MyProc->pgprocno);
+}
+
+/* wait_not_posted waits until the slot holds no request in flight. With
+ * interruptible=false it never ereports and gives up after timeout_ms. */
+static bool
+wait_not_posted(ChannelSlot *slot, bool interruptible, int timeout_ms)
+{
+	TimestampTz start = GetCurrentTimestamp();
+
+	for (;;)
+	{
+		if (pg_atomic_read_u32(&slot->state) != ledger_am::kSlotPosted)
+		{
+			pg_read_barrier();
+			return true;
+		}
+		if (!worker_running() ||
+			slot->generation != pg_atomic_read_u64(&ledger_channel->generation))
+		{
+			if (interruptible)
+				report_worker_down();
+			return false;
+		}
+		if (!interruptible &&
+			TimestampDifferenceExceeds(start, GetCurrentTimestamp(), timeout_ms))
+			return false;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 interruptible ? kWorkerCheckMs : Min(timeout_ms, 100),
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		if (interruptible)
+			CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/* post posts the slot's request to the worker. */
+static void
+post(ChannelSlot *slot, uint32 op)
+{
+	slot->op = op;
+	slot->client_latch = MyLatch;
+	slot->generation = pg_atomic_read_u64(&ledger_channel->generation);
+	slot->status = 0;
+	slot->message[0] = '\0';
+	pg_write_barrier();
+	pg_atomic_write_u32(&slot->state, ledger_am::kSlotPosted);
+	SetLatch(ledger_channel->worker_latch);
+}
+
+ChannelSlot *
+ChannelBegin(void)
+{
+	ChannelSlot *slot = my_slot();
+
+	if (!worker_running())
+		report_worker_down();
+	(void) wait_not_posted(slot, true, 0);
+	return slot;
+}
+
+/* report_status turns a storage status into an ereport: the only mapping
+ * from EngineCode to SQLSTATE in ledger_am. */
+static void
+report_status(EngineCode code, const char *message, const char *context)
+{
+	int			sqlstate;
+
+	switch (code)
+	{
+		case EngineCode::kOk:
+		case EngineCode::kNotFound:
+			return;
+		case EngineCode::kKeyExists:
+			sqlstate = ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION;
+			break;
+		case EngineCode::kInvalid:
+		case EngineCode::kBufferTooSmall:
+			sqlstate = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+			break;
+		case EngineCode::kIOError:
+			sqlstate = ERRCODE_IO_ERROR;
+			break;
+		case EngineCode::kNoSpace:
+			sqlstate = ERRCODE_DISK_FULL;
+			break;
+		case EngineCode::kCorruption:
+			sqlstate = ERRCODE_DATA_CORRUPTED;
+			break;
+		case EngineCode::kNotOpen:
+		case EngineCode::kWorkerRestarted:
+			sqlstate = ERRCODE_CONNECTION_FAILURE;
+			break;
+		default:
+			sqlstate = ERRCODE_INTERNAL_ERROR;
+			break;
+	}
+	ereport(ERROR,
+			(errcode(sqlstate),
+			 errmsg("ledger_am storage error while %s: %s", context, message)));
+}
+
+EngineCode
+ChannelCall(ChannelSlot *slot, uint32 op, const char *context)
+{
+	char		message[sizeof(slot->message)];
+	EngineCode	code;
+
+	post(slot, op);
+	(void) wait_not_posted(slot, true, 0);
+	code = static_cast<EngineCode>(slot->status);
+	if (code != EngineCode::kOk && code != EngineCode::kNotFound)
+	{
+		memcpy(message, slot->message, sizeof(message));
+		message[sizeof(message) - 1] = '\0';
+		ChannelEnd(slot);
+		report_status(code, message, context);
+	}
+	return code;
+}
+
+void
+ChannelEnd(ChannelSlot *slot)
+{
+	pg_atomic_write_u32(&slot->state, ledger_am::kSlotIdle);
+}
+
+bool
+ChannelCallNoError(uint32 op, const ledger_am::TableId *table, uint64 arg1, int timeout_ms)
+{
+	ChannelSlot *slot;
+	bool		ok;
+
+	if (ledger_channel == NULL || MyProc == NULL || MyProc->pgprocno < 0 ||
+		(uint32) MyProc->pgprocno >= ledger_channel->nslots || !worker_running())
+		return false;
+	slot = ledger_am::ChannelGetSlot(ledger_channel, (uint32) MyProc->pgprocno);
+	if (!wait_not_posted(slot, false, timeout_ms))
+		return false;
+	if (table)
+		slot->table = *table;
+	slot->arg1 = arg1;
+	slot->arg2 = 0;
+	slot->flags = 0;
+	slot->data_len = 0;
+	post(slot, op);
+	if (!wait_not_posted(slot, false, timeout_ms))
+		return false;
+	ok = static_cast<EngineCode>(slot->status) == EngineCode::kOk;
+	ChannelEnd(slot);
+	return ok;
+}
+
+void
+ChannelSimpleCall(uint32 op, const ledger_am::TableId &table, uint64 arg1, uint64 arg2,
+				  uint64 *out1, uint64 *out2, const char *context)
+{
+	ChannelSlot *slot = ChannelBegin();
+
+	slot->table = table;
+	slot->arg1 = arg1;
+	slot->arg2 = arg2;
+	slot->flags = 0;
+	slot->data_len = 0;
+	(void) ChannelCall(slot, op, context);
+	if (out1)
+		*out1 = slot->out1;
+	if (out2)
+		*out2 = slot->out2;
+	ChannelEnd(slot);
+}

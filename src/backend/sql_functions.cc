@@ -1,0 +1,167 @@
+/*
+ * sql_functions.cc: the SQL-callable functions of the ledger_am schema
+ * (sizes, stored row counts, UUIDv7, the canonical events table, tools).
+ * Every function that reveals something about a table's contents checks the
+ * caller's SELECT privilege first.
+ */
+#include "backend/backend.h"
+
+extern "C" {
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "port/pg_bswap.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+}
+
+extern "C" {
+PG_FUNCTION_INFO_V1(ledger_am_table_size);
+PG_FUNCTION_INFO_V1(ledger_am_stored_rows);
+PG_FUNCTION_INFO_V1(ledger_am_uuid_v7);
+PG_FUNCTION_INFO_V1(ledger_am_compact);
+PG_FUNCTION_INFO_V1(ledger_am_set_next_row_id);
+PG_FUNCTION_INFO_V1(ledger_am_next_row_id);
+}
+
+/* open_ledger_table opens relid (AccessShareLock) after checking that it is
+ * a ledger_am table and that the caller may read it. */
+static Relation
+open_ledger_table(Oid relid, AclMode mode)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+
+	if (!RelationIsLedger(rel))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a ledger_am table", RelationGetRelationName(rel))));
+	if (pg_class_aclcheck(relid, GetUserId(), mode) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, RelationGetRelationName(rel));
+	return rel;
+}
+
+/* ledger_am.table_size(regclass): bytes the table's rows take in RocksDB
+ * (compressed SST files plus memtables). */
+extern "C" Datum
+ledger_am_table_size(PG_FUNCTION_ARGS)
+{
+	Relation	rel = open_ledger_table(PG_GETARG_OID(0), ACL_SELECT);
+	uint64		bytes;
+
+	ChannelSimpleCall(ledger_am::kOpTableStats, LedgerTableId(rel), 0, 0, &bytes, NULL,
+					  "measuring a table");
+	table_close(rel, AccessShareLock);
+	PG_RETURN_INT64((int64) bytes);
+}
+
+/* ledger_am.stored_rows(regclass): rows physically stored, visible or not
+ * (rows of aborted transactions stay until VACUUM reclaims them). */
+extern "C" Datum
+ledger_am_stored_rows(PG_FUNCTION_ARGS)
+{
+	Relation	rel = open_ledger_table(PG_GETARG_OID(0), ACL_SELECT);
+	uint64		rows;
+
+	ChannelSimpleCall(ledger_am::kOpTableStats, LedgerTableId(rel), 0, 0, NULL, &rows,
+					  "counting stored rows");
+	table_close(rel, AccessShareLock);
+	PG_RETURN_INT64((int64) rows);
+}
+
+/* ledger_am.next_row_id(regclass): the row id the next insert will get. */
+extern "C" Datum
+ledger_am_next_row_id(PG_FUNCTION_ARGS)
+{
+	Relation	rel = open_ledger_table(PG_GETARG_OID(0), ACL_SELECT);
+	uint64		next;
+
+	ChannelSimpleCall(ledger_am::kOpNextRowId, LedgerTableId(rel), 0, 0, &next, NULL,
+					  "reading the next row id");
+	table_close(rel, AccessShareLock);
+	PG_RETURN_INT64((int64) next);
+}
+
+/* ledger_am.compact(regclass): compacts the table's RocksDB key range, so
+ * table_size() reports settled, fully compressed bytes. Owner only. */
+extern "C" Datum
+ledger_am_compact(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Relation	rel = open_ledger_table(relid, ACL_SELECT);
+
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, RelationGetRelationName(rel));
+	ChannelSimpleCall(ledger_am::kOpCompactTable, LedgerTableId(rel), 0, 0, NULL, NULL,
+					  "compacting a table");
+	table_close(rel, AccessShareLock);
+	PG_RETURN_VOID();
+}
+
+/* ledger_am.set_next_row_id(regclass, bigint): moves the row id counter
+ * forward (never back), e.g. to test tables past the 1 GB virtual segment
+ * boundary. Superuser only. */
+extern "C" Datum
+ledger_am_set_next_row_id(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	int64		next = PG_GETARG_INT64(1);
+	Relation	rel;
+
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be superuser to move a ledger_am row id counter")));
+	if (next < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("row id must not be negative")));
+	rel = open_ledger_table(relid, ACL_SELECT);
+	ChannelSimpleCall(ledger_am::kOpSetNextRowId, LedgerTableId(rel), (uint64) next, 0, NULL,
+					  NULL, "moving the row id counter");
+	table_close(rel, AccessShareLock);
+	PG_RETURN_VOID();
+}
+
+/* ledger_am.uuid_v7(): a time-ordered UUID (RFC 9562 version 7): 48 bits of
+ * Unix milliseconds, then 74 random bits. Within one backend, UUIDs of the
+ * same millisecond are kept increasing (a 12-bit counter in rand_a), so
+ * event ids sort in insertion order and btree inserts stay at the right edge. */
+extern "C" Datum
+ledger_am_uuid_v7(PG_FUNCTION_ARGS)
+{
+	static uint64 last_ms = 0;
+	static uint16 counter = 0;
+	pg_uuid_t  *uuid = (pg_uuid_t *) palloc(UUID_LEN);
+	TimestampTz now = GetCurrentTimestamp();
+	uint64		unix_ms = (uint64) (now / 1000) +
+		(uint64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
+
+	if (!pg_strong_random(uuid->data, UUID_LEN))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate random values")));
+	if (unix_ms <= last_ms)
+	{
+		unix_ms = last_ms;
+		counter++;
+		if (counter > 0x0FFF)
+		{
+			unix_ms = ++last_ms;
+			counter = 0;
+		}
+	}
+	else
+		counter = (uint16) (((uint16) uuid->data[6] << 8 | uuid->data[7]) & 0x07FF);
+	last_ms = unix_ms;
+	for (int i = 0; i < 6; i++)
+		uuid->data[i] = (unsigned char) (unix_ms >> (40 - 8 * i));
+	uuid->data[6] = (unsigned char) (0x70 | ((counter >> 8) & 0x0F));
+	uuid->data[7] = (unsigned char) (counter & 0xFF);
+	uuid->data[8] = (unsigned char) ((uuid->data[8] & 0x3F) | 0x80);
+	PG_RETURN_UUID_P(uuid);
+}

@@ -1,0 +1,1324 @@
+/*
+ * tableam.cc: the ledger_am table access method callbacks.
+ *
+ * Runs in client backends. Rows live in the storage worker's RocksDB; every
+ * callback here talks to it through the channel (channel_client.cc). Scans
+ * stream rows in chunks (one request per chunk, stateless on the worker, so
+ * an abandoned scan holds nothing there); visibility is decided here, with
+ * Postgres' snapshots (visibility.cc). Row ids map to TIDs with at most 291
+ * offsets per virtual block (codec/tid_map.h).
+ *
+ * Callbacks are named ledger_am_* and appear in TableAmRoutine order.
+ * Only trivially destructible C++ types live in these frames: every call
+ * below may ereport (longjmp).
+ */
+#include "backend/backend.h"
+
+extern "C" {
+#include "access/heapam.h"
+#include "access/multixact.h"
+#include "access/relscan.h"
+#include "access/tsmapi.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/pg_am.h"
+#include "catalog/storage.h"
+#include "commands/defrem.h"
+#include "commands/progress.h"
+#include "commands/vacuum.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "nodes/execnodes.h"
+#include "nodes/tidbitmap.h"
+#include "pgstat.h"
+#include "storage/bufmgr.h"
+#include "storage/predicate.h"
+#include "storage/procarray.h"
+#include "storage/smgr.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+}
+
+#include <cmath>
+#include <type_traits>
+
+#include "codec/tid_map.h"
+
+using ledger_am::ChannelSlot;
+using ledger_am::EngineCode;
+using ledger_am::RecordReader;
+using ledger_am::RecordWriter;
+using ledger_am::RowHeader;
+
+static_assert(std::is_trivially_destructible<RecordReader>::value,
+			  "backend frames may be longjmp'd over");
+static_assert(std::is_trivially_destructible<RecordWriter>::value,
+			  "backend frames may be longjmp'd over");
+
+extern "C" {
+PG_FUNCTION_INFO_V1(ledger_am_handler);
+}
+
+static const TableAmRoutine *ledger_routine(void);
+
+/* ------------------------------------------------------------------------
+ * Helpers
+ * ------------------------------------------------------------------------
+ */
+
+ledger_am::TableId
+LedgerTableIdFromNode(const RelFileNode &node)
+{
+	ledger_am::TableId t;
+
+	t.spc = node.spcNode;
+	t.db = node.dbNode;
+	t.rel = node.relNode;
+	return t;
+}
+
+ledger_am::TableId
+LedgerTableId(Relation rel)
+{
+	return LedgerTableIdFromNode(rel->rd_node);
+}
+
+bool
+RelationIsLedger(Relation rel)
+{
+	return rel != NULL && rel->rd_tableam == ledger_routine();
+}
+
+bool
+RelidIsLedger(Oid relid)
+{
+	HeapTuple	tup;
+	Oid			relam;
+	char		relkind;
+	Oid			amoid;
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	relam = ((Form_pg_class) GETSTRUCT(tup))->relam;
+	relkind = ((Form_pg_class) GETSTRUCT(tup))->relkind;
+	ReleaseSysCache(tup);
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_MATVIEW)
+		return false;
+	amoid = get_am_oid("ledger_am", true);
+	return OidIsValid(amoid) && relam == amoid;
+}
+
+/* next_row_id asks the worker for the id the table's next row would get. */
+static uint64
+next_row_id(Relation rel)
+{
+	uint64		next;
+
+	ChannelSimpleCall(ledger_am::kOpNextRowId, LedgerTableId(rel), 0, 0, &next, NULL,
+					  "reading the table size");
+	return next;
+}
+
+/* decode_header reads a stored row's header or reports corruption. */
+static void
+decode_header(Relation rel, uint64 row_id, const char *value, uint32 len, RowHeader *hdr)
+{
+	if (!ledger_am::DecodeRowHeader(value, len, hdr))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("ledger_am row " UINT64_FORMAT " of table \"%s\" has an invalid header",
+						row_id, RelationGetRelationName(rel))));
+}
+
+/* check_conflict_out tells SSI about a row the snapshot cannot see. */
+static void
+check_conflict_out(Relation rel, const RowHeader &hdr, Snapshot snapshot)
+{
+	if (snapshot->snapshot_type == SNAPSHOT_MVCC && IsolationIsSerializable() &&
+		!RowXminAborted(hdr))
+		CheckForSerializableConflictOut(rel,
+										XidFromFullTransactionId(FullTransactionIdFromU64(hdr.xmin)),
+										snapshot);
+}
+
+/* ------------------------------------------------------------------------
+ * Scan descriptor and the chunk stream
+ * ------------------------------------------------------------------------
+ */
+
+enum ScanPos
+{
+	kBeforeStart,
+	kOnRow,
+	kAfterEnd,
+};
+
+typedef struct LedgerScanDescData
+{
+	TableScanDescData base;
+	ledger_am::TableId table;
+
+	/* rows [lo, hi) of the scan (hi exclusive); tidrange scans narrow them */
+	uint64		lo;
+	uint64		hi;
+
+	/* cursor position for sequential scans in either direction */
+	ScanPos		pos;
+	uint64		cur;
+
+	/* the current chunk of records from the worker */
+	char	   *chunk;
+	Size		chunk_cap;
+	Size		chunk_len;
+	Size		chunk_pos;
+	bool		chunk_valid;
+	bool		chunk_backward;
+	bool		chunk_done;		/* the requested range is exhausted */
+	uint64		resume;			/* bound to continue the range from */
+	uint64		range_lo;		/* current requested range */
+	uint64		range_hi;
+
+	/* parallel scans: the block range being read */
+	ParallelBlockTableScanWorkerData pwork;
+	bool		pinited;
+	BlockNumber pblock;
+
+	/* block-at-a-time scans (bitmap, sample, analyze) */
+	BlockNumber block;
+	uint64		nblocks;
+	bool		sample_started;
+	uint32		bitmap_idx;
+
+	/* sample scans: the record read ahead of the sampler's offsets */
+	bool		peek_valid;
+	uint64		peek_row;
+	const char *peek_value;
+	uint32		peek_len;
+}			LedgerScanDescData;
+
+typedef LedgerScanDescData *LedgerScanDesc;
+
+/* fetch_chunk requests rows [from, to) (in direction) from the worker. */
+static void
+fetch_chunk(LedgerScanDesc s, uint64 from, uint64 to, bool backward)
+{
+	ChannelSlot *slot;
+
+	s->chunk_valid = true;
+	s->chunk_backward = backward;
+	s->chunk_len = 0;
+	s->chunk_pos = 0;
+	s->range_lo = from;
+	s->range_hi = to;
+	if (from >= to)
+	{
+		s->chunk_done = true;
+		s->resume = backward ? from : to;
+		return;
+	}
+	slot = ChannelBegin();
+	slot->table = s->table;
+	slot->arg1 = from;
+	slot->arg2 = to;
+	slot->flags = backward ? ledger_am::kScanBackward : 0;
+	slot->data_len = 0;
+	(void) ChannelCall(slot, ledger_am::kOpScan, "scanning a table");
+	if (slot->data_len > s->chunk_cap)
+	{
+		ChannelEnd(slot);
+		elog(ERROR, "ledger_am: scan chunk larger than the buffer");
+	}
+	memcpy(s->chunk, ledger_am::ChannelSlotData(slot), slot->data_len);
+	s->chunk_len = slot->data_len;
+	s->resume = slot->out1;
+	s->chunk_done = (slot->out_flags & ledger_am::kScanDone) != 0;
+	ChannelEnd(slot);
+}
+
+/* continue_range fetches the next chunk of the current range; false when
+ * the range is exhausted. */
+static bool
+continue_range(LedgerScanDesc s)
+{
+	if (!s->chunk_valid || s->chunk_done)
+		return false;
+	if (s->chunk_backward)
+		fetch_chunk(s, s->range_lo, s->resume, true);
+	else
+		fetch_chunk(s, s->resume, s->range_hi, false);
+	return true;
+}
+
+/* next_record returns the next record of the current chunk, if any. */
+static bool
+next_record(LedgerScanDesc s, uint64 *row_id, const char **value, uint32 *len)
+{
+	RecordReader reader(s->chunk + s->chunk_pos, s->chunk_len - s->chunk_pos);
+
+	if (!s->chunk_valid || s->chunk_pos >= s->chunk_len)
+		return false;
+	if (!reader.Next(row_id, value, len))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("ledger_am received a malformed scan chunk")));
+	s->chunk_pos += ledger_am::RecordSize(*len);
+	return true;
+}
+
+/* next_record_in_range reads the current range through, chunk by chunk. */
+static bool
+next_record_in_range(LedgerScanDesc s, uint64 *row_id, const char **value, uint32 *len)
+{
+	for (;;)
+	{
+		if (next_record(s, row_id, value, len))
+			return true;
+		CHECK_FOR_INTERRUPTS();
+		if (!continue_range(s))
+			return false;
+	}
+}
+
+/* next_parallel_record walks the blocks a parallel scan hands this process. */
+static bool
+next_parallel_record(LedgerScanDesc s, uint64 *row_id, const char **value, uint32 *len)
+{
+	ParallelBlockTableScanDesc pbscan = (ParallelBlockTableScanDesc) s->base.rs_parallel;
+
+	for (;;)
+	{
+		BlockNumber blk;
+
+		if (s->pinited && next_record_in_range(s, row_id, value, len))
+			return true;
+		if (!s->pinited)
+		{
+			table_block_parallelscan_startblock_init(s->base.rs_rd, &s->pwork, pbscan);
+			s->pinited = true;
+		}
+		blk = table_block_parallelscan_nextpage(s->base.rs_rd, &s->pwork, pbscan);
+		if (!BlockNumberIsValid(blk))
+			return false;
+		fetch_chunk(s, Max(s->lo, ledger_am::FirstRowIdOfBlock(blk)),
+					Min(s->hi, ledger_am::FirstRowIdOfBlock(blk) + ledger_am::kRowsPerBlock), false);
+	}
+}
+
+/* position_for sets up the chunk stream to continue from the scan position
+ * in the given direction (sequential scans). */
+static void
+position_for(LedgerScanDesc s, bool backward)
+{
+	if (!backward)
+	{
+		uint64		from = s->pos == kBeforeStart ? s->lo : s->cur + 1;
+
+		if (s->pos == kAfterEnd)
+			from = s->hi;
+		fetch_chunk(s, Max(from, s->lo), s->hi, false);
+	}
+	else
+	{
+		uint64		to = s->pos == kAfterEnd ? s->hi : s->cur;
+
+		if (s->pos == kBeforeStart)
+			to = s->lo;
+		fetch_chunk(s, s->lo, Min(to, s->hi), true);
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Slot related callbacks
+ * ------------------------------------------------------------------------
+ */
+
+static const TupleTableSlotOps *
+ledger_am_slot_callbacks(Relation relation)
+{
+	return &TTSOpsMinimalTuple;
+}
+
+/* ------------------------------------------------------------------------
+ * Sequential scan callbacks
+ * ------------------------------------------------------------------------
+ */
+
+static TableScanDesc
+ledger_am_scan_begin(Relation relation, Snapshot snapshot, int nkeys, struct ScanKeyData *key,
+					 ParallelTableScanDesc pscan, uint32 flags)
+{
+	LedgerScanDesc s = (LedgerScanDesc) palloc0(sizeof(LedgerScanDescData));
+
+	if (nkeys > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("ledger_am scans do not support scan keys")));
+	RelationIncrementReferenceCount(relation);
+	s->base.rs_rd = relation;
+	s->base.rs_snapshot = snapshot;
+	s->base.rs_nkeys = 0;
+	s->base.rs_flags = flags;
+	s->base.rs_parallel = pscan;
+	s->table = LedgerTableId(relation);
+	s->lo = 0;
+	s->hi = ledger_am::kMaxRowId + 1;
+	s->pos = kBeforeStart;
+	s->chunk_cap = (Size) ledger_channel_buffer_kb * 1024;
+	s->chunk = (char *) palloc(s->chunk_cap);
+	s->block = InvalidBlockNumber;
+
+	if (flags & SO_TYPE_SAMPLESCAN)
+		s->nblocks = ledger_am::BlocksForRowCount(next_row_id(relation));
+
+	/* Serializable: a scan reads "the whole table" (relation-level SIREAD lock). */
+	if ((flags & (SO_TYPE_SEQSCAN | SO_TYPE_SAMPLESCAN | SO_TYPE_BITMAPSCAN | SO_TYPE_TIDRANGESCAN)) &&
+		snapshot != NULL && IsMVCCSnapshot(snapshot))
+		PredicateLockRelation(relation, snapshot);
+
+	if (flags & SO_TEMP_SNAPSHOT)
+		Assert(snapshot != NULL);
+	return &s->base;
+}
+
+static void
+ledger_am_scan_end(TableScanDesc sscan)
+{
+	LedgerScanDesc s = (LedgerScanDesc) sscan;
+
+	RelationDecrementReferenceCount(s->base.rs_rd);
+	if (s->base.rs_flags & SO_TEMP_SNAPSHOT)
+		UnregisterSnapshot(s->base.rs_snapshot);
+	pfree(s->chunk);
+	pfree(s);
+}
+
+static void
+ledger_am_scan_rescan(TableScanDesc sscan, struct ScanKeyData *key, bool set_params,
+					  bool allow_strat, bool allow_sync, bool allow_pagemode)
+{
+	LedgerScanDesc s = (LedgerScanDesc) sscan;
+
+	s->pos = kBeforeStart;
+	s->chunk_valid = false;
+	s->pinited = false;
+	s->block = InvalidBlockNumber;
+	s->sample_started = false;
+	if (s->base.rs_flags & SO_TYPE_SAMPLESCAN)
+		s->nblocks = ledger_am::BlocksForRowCount(next_row_id(s->base.rs_rd));
+}
+
+/* scan_next_visible returns the next visible row in direction, or false. */
+static bool
+scan_next_visible(LedgerScanDesc s, ScanDirection direction, TupleTableSlot *slot)
+{
+	bool		backward = ScanDirectionIsBackward(direction);
+	Snapshot	snapshot = s->base.rs_snapshot;
+	uint64		row_id;
+	const char *value;
+	uint32		len;
+	RowHeader	hdr;
+
+	if (ScanDirectionIsNoMovement(direction))
+		return !TTS_EMPTY(slot);
+
+	ExecClearTuple(slot);
+	if (s->base.rs_parallel != NULL)
+	{
+		if (backward)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("ledger_am parallel scans cannot move backward")));
+		while (next_parallel_record(s, &row_id, &value, &len))
+		{
+			decode_header(s->base.rs_rd, row_id, value, len, &hdr);
+			if (RowIsVisible(hdr, snapshot))
+			{
+				RowStoreInSlot(slot, s->base.rs_rd, row_id, value, len);
+				pgstat_count_heap_getnext(s->base.rs_rd);
+				return true;
+			}
+			check_conflict_out(s->base.rs_rd, hdr, snapshot);
+		}
+		return false;
+	}
+
+	if (!s->chunk_valid || s->chunk_backward != backward)
+		position_for(s, backward);
+	while (next_record_in_range(s, &row_id, &value, &len))
+	{
+		s->pos = kOnRow;
+		s->cur = row_id;
+		decode_header(s->base.rs_rd, row_id, value, len, &hdr);
+		if (RowIsVisible(hdr, snapshot))
+		{
+			RowStoreInSlot(slot, s->base.rs_rd, row_id, value, len);
+			pgstat_count_heap_getnext(s->base.rs_rd);
+			return true;
+		}
+		check_conflict_out(s->base.rs_rd, hdr, snapshot);
+	}
+	s->pos = backward ? kBeforeStart : kAfterEnd;
+	s->chunk_valid = false;
+	return false;
+}
+
+static bool
+ledger_am_scan_getnextslot(TableScanDesc sscan, ScanDirection direction, TupleTableSlot *slot)
+{
+	return scan_next_visible((LedgerScanDesc) sscan, direction, slot);
+}
+
+static void
+ledger_am_scan_set_tidrange(TableScanDesc sscan, ItemPointer mintid, ItemPointer maxtid)
+{
+	LedgerScanDesc s = (LedgerScanDesc) sscan;
+	BlockNumber minblk = ItemPointerGetBlockNumberNoCheck(mintid);
+	OffsetNumber minoff = ItemPointerGetOffsetNumberNoCheck(mintid);
+	BlockNumber maxblk = ItemPointerGetBlockNumberNoCheck(maxtid);
+	OffsetNumber maxoff = ItemPointerGetOffsetNumberNoCheck(maxtid);
+	uint64		lo;
+	uint64		hi;
+
+	/* Offsets outside 1..291 clamp to the block's edges. */
+	lo = ledger_am::FirstRowIdOfBlock(minblk) +
+		(minoff < 1 ? 0 : Min((uint64) minoff - 1, (uint64) ledger_am::kRowsPerBlock));
+	if (maxoff < 1)
+		hi = ledger_am::FirstRowIdOfBlock(maxblk);
+	else
+		hi = ledger_am::FirstRowIdOfBlock(maxblk) + Min((uint64) maxoff, (uint64) ledger_am::kRowsPerBlock);
+	s->lo = lo;
+	s->hi = Max(hi, lo);
+	s->pos = kBeforeStart;
+	s->chunk_valid = false;
+}
+
+static bool
+ledger_am_scan_getnextslot_tidrange(TableScanDesc sscan, ScanDirection direction,
+									TupleTableSlot *slot)
+{
+	return scan_next_visible((LedgerScanDesc) sscan, direction, slot);
+}
+
+/* ------------------------------------------------------------------------
+ * Parallel aware scan callbacks: the block-based helpers over virtual blocks
+ * ------------------------------------------------------------------------
+ */
+
+static Size
+ledger_am_parallelscan_estimate(Relation rel)
+{
+	return table_block_parallelscan_estimate(rel);
+}
+
+static Size
+ledger_am_parallelscan_initialize(Relation rel, ParallelTableScanDesc pscan)
+{
+	return table_block_parallelscan_initialize(rel, pscan);
+}
+
+static void
+ledger_am_parallelscan_reinitialize(Relation rel, ParallelTableScanDesc pscan)
+{
+	table_block_parallelscan_reinitialize(rel, pscan);
+}
+
+/* ------------------------------------------------------------------------
+ * Index scan callbacks: one row per request
+ * ------------------------------------------------------------------------
+ */
+
+typedef struct LedgerIndexFetchData
+{
+	IndexFetchTableData base;
+	ledger_am::TableId table;
+}			LedgerIndexFetchData;
+
+static IndexFetchTableData *
+ledger_am_index_fetch_begin(Relation rel)
+{
+	LedgerIndexFetchData *f = (LedgerIndexFetchData *) palloc0(sizeof(LedgerIndexFetchData));
+
+	f->base.rel = rel;
+	f->table = LedgerTableId(rel);
+	return &f->base;
+}
+
+static void
+ledger_am_index_fetch_reset(IndexFetchTableData *scan)
+{
+}
+
+static void
+ledger_am_index_fetch_end(IndexFetchTableData *scan)
+{
+	pfree(scan);
+}
+
+/* fetch_row reads one row by id; on success *hdr and a copy of the
+ * MinimalTuple (in the slot's memory context) are returned. */
+static bool
+fetch_row(Relation rel, uint64 row_id, RowHeader *hdr, MinimalTuple *mtup)
+{
+	ChannelSlot *slot = ChannelBegin();
+	uint64		got_id;
+	const char *value;
+	uint32		len;
+	EngineCode	code;
+
+	slot->table = LedgerTableId(rel);
+	slot->arg1 = row_id;
+	slot->flags = 0;
+	slot->data_len = 0;
+	code = ChannelCall(slot, ledger_am::kOpGet, "fetching a row");
+	if (code == EngineCode::kNotFound)
+	{
+		ChannelEnd(slot);
+		return false;
+	}
+	{
+		RecordReader reader(ledger_am::ChannelSlotData(slot), slot->data_len);
+
+		if (!reader.Next(&got_id, &value, &len) || got_id != row_id ||
+			!ledger_am::DecodeRowHeader(value, len, hdr) ||
+			len < ledger_am::kRowHeaderSize + SizeofMinimalTupleHeader)
+		{
+			ChannelEnd(slot);
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("ledger_am row " UINT64_FORMAT " of table \"%s\" is malformed",
+							row_id, RelationGetRelationName(rel))));
+		}
+		*mtup = (MinimalTuple) palloc(len - ledger_am::kRowHeaderSize);
+		memcpy(*mtup, value + ledger_am::kRowHeaderSize, len - ledger_am::kRowHeaderSize);
+	}
+	ChannelEnd(slot);
+	return true;
+}
+
+/* fetch_visible fetches the row at tid into slot if snapshot sees it. */
+static bool
+fetch_visible(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTableSlot *slot)
+{
+	uint64		row_id;
+	RowHeader	hdr;
+	MinimalTuple mtup;
+	MemoryContext old;
+	bool		found;
+
+	if (!ItemPointerToRowId(tid, &row_id))
+		return false;
+	old = MemoryContextSwitchTo(slot->tts_mcxt);
+	found = fetch_row(rel, row_id, &hdr, &mtup);
+	MemoryContextSwitchTo(old);
+	if (!found)
+		return false;
+	if (!RowIsVisible(hdr, snapshot))
+	{
+		check_conflict_out(rel, hdr, snapshot);
+		pfree(mtup);
+		return false;
+	}
+	ExecStoreMinimalTuple(mtup, slot, true);
+	slot->tts_tableOid = RelationGetRelid(rel);
+	slot->tts_tid = *tid;
+	if (IsMVCCSnapshot(snapshot))
+		PredicateLockTID(rel, tid, snapshot,
+						 XidFromFullTransactionId(FullTransactionIdFromU64(hdr.xmin)));
+	return true;
+}
+
+static bool
+ledger_am_index_fetch_tuple(struct IndexFetchTableData *scan, ItemPointer tid, Snapshot snapshot,
+							TupleTableSlot *slot, bool *call_again, bool *all_dead)
+{
+	/* Rows are never updated: no HOT chains, nothing ever "all dead". */
+	*call_again = false;
+	if (all_dead)
+		*all_dead = false;
+	if (fetch_visible(scan->rel, tid, snapshot, slot))
+	{
+		pgstat_count_heap_fetch(scan->rel);
+		return true;
+	}
+	return false;
+}
+
+/* ------------------------------------------------------------------------
+ * Callbacks for non-modifying operations on individual tuples
+ * ------------------------------------------------------------------------
+ */
+
+static bool
+ledger_am_tuple_fetch_row_version(Relation relation, ItemPointer tid, Snapshot snapshot,
+								  TupleTableSlot *slot)
+{
+	return fetch_visible(relation, tid, snapshot, slot);
+}
+
+static bool
+ledger_am_tuple_tid_valid(TableScanDesc scan, ItemPointer tid)
+{
+	uint64		row_id;
+
+	return ItemPointerToRowId(tid, &row_id);
+}
+
+static void
+ledger_am_tuple_get_latest_tid(TableScanDesc scan, ItemPointer tid)
+{
+	/* Rows are never updated: every TID is its own latest version. */
+}
+
+static bool
+ledger_am_tuple_satisfies_snapshot(Relation rel, TupleTableSlot *slot, Snapshot snapshot)
+{
+	uint64		row_id;
+	RowHeader	hdr;
+	MinimalTuple mtup;
+	bool		visible;
+
+	if (!ItemPointerToRowId(&slot->tts_tid, &row_id))
+		return false;
+	if (!fetch_row(rel, row_id, &hdr, &mtup))
+		return false;
+	visible = RowIsVisible(hdr, snapshot);
+	pfree(mtup);
+	return visible;
+}
+
+static TransactionId
+ledger_am_index_delete_tuples(Relation rel, TM_IndexDeleteOp *delstate)
+{
+	/* No row is ever deleted under an index entry's feet: nothing to free. */
+	for (int i = 0; i < delstate->ndeltids; i++)
+		delstate->status[delstate->deltids[i].id].knowndeletable = false;
+	return InvalidTransactionId;
+}
+
+/* ------------------------------------------------------------------------
+ * Manipulations of physical tuples
+ * ------------------------------------------------------------------------
+ */
+
+/* write_rows ships rows to the worker, in as few requests as fit the
+ * channel buffer, and sets each slot's TID. The rows carry this
+ * (sub)transaction's xid and cid; they become visible to others only when
+ * that xid commits. */
+static void
+write_rows(Relation rel, TupleTableSlot **slots, int nslots, CommandId cid)
+{
+	FullTransactionId fxid = GetCurrentFullTransactionId();
+	uint64		xmin = U64FromFullTransactionId(fxid);
+	ledger_am::TableId table = LedgerTableId(rel);
+	Size		cap = (Size) ledger_channel_buffer_kb * 1024;
+	MemoryContext tmpcxt;
+	MemoryContext old;
+	int			i = 0;
+
+	CheckForSerializableConflictIn(rel, NULL, InvalidBlockNumber);
+	LedgerNoteWrite();
+
+	tmpcxt = AllocSetContextCreate(CurrentMemoryContext, "ledger_am insert",
+								   ALLOCSET_DEFAULT_SIZES);
+	while (i < nslots)
+	{
+		ChannelSlot *cslot = ChannelBegin();
+		RecordWriter writer(ledger_am::ChannelSlotData(cslot), cap);
+		int			first_slot = i;
+		uint64		first_id;
+
+		while (i < nslots)
+		{
+			MinimalTuple mtup;
+			Size		vlen;
+			char	   *dst;
+
+			old = MemoryContextSwitchTo(tmpcxt);
+			vlen = RowFormValue(rel, slots[i], &mtup);
+			MemoryContextSwitchTo(old);
+			if (!writer.Fits(vlen))
+			{
+				if (writer.count() == 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+							 errmsg("row is too big for ledger_am table \"%s\": %zu bytes, maximum %zu",
+									RelationGetRelationName(rel), vlen,
+									cap - ledger_am::kRecordHeaderSize),
+							 errhint("Raise ledger_am.channel_buffer_kb (needs a restart).")));
+				break;
+			}
+			dst = writer.Append(0, (uint32) vlen);
+			ledger_am::EncodeRowHeader(dst, xmin, cid);
+			memcpy(dst + ledger_am::kRowHeaderSize, mtup, mtup->t_len);
+			MemoryContextReset(tmpcxt);
+			i++;
+		}
+		cslot->table = table;
+		cslot->arg1 = writer.count();
+		cslot->flags = 0;
+		cslot->data_len = (uint32) writer.used();
+		(void) ChannelCall(cslot, ledger_am::kOpAppend, "appending rows");
+		first_id = cslot->out1;
+		ChannelEnd(cslot);
+		for (int j = first_slot; j < i; j++)
+		{
+			RowIdToItemPointer(first_id + (uint64) (j - first_slot), &slots[j]->tts_tid);
+			slots[j]->tts_tableOid = RelationGetRelid(rel);
+		}
+	}
+	MemoryContextDelete(tmpcxt);
+	pgstat_count_heap_insert(rel, nslots);
+}
+
+static void
+ledger_am_tuple_insert(Relation relation, TupleTableSlot *slot, CommandId cid, int options,
+					   struct BulkInsertStateData *bistate)
+{
+	write_rows(relation, &slot, 1, cid);
+}
+
+static void
+ledger_am_tuple_insert_speculative(Relation relation, TupleTableSlot *slot, CommandId cid,
+								   int options, struct BulkInsertStateData *bistate,
+								   uint32 specToken)
+{
+	/* The row is stored at once: a concurrent unique check waits for our xid. */
+	write_rows(relation, &slot, 1, cid);
+}
+
+static void
+ledger_am_tuple_complete_speculative(Relation relation, TupleTableSlot *slot, uint32 specToken,
+									 bool succeeded)
+{
+	uint64		row_id;
+
+	if (succeeded)
+		return;
+	/* ON CONFLICT lost a race: take back our own row so no one waits on it. */
+	if (ItemPointerToRowId(&slot->tts_tid, &row_id))
+		ChannelSimpleCall(ledger_am::kOpDeleteRow, LedgerTableId(relation), row_id,
+						  U64FromFullTransactionId(GetCurrentFullTransactionId()), NULL, NULL,
+						  "withdrawing a speculative insertion");
+}
+
+static void
+ledger_am_multi_insert(Relation relation, TupleTableSlot **slots, int ntuples, CommandId cid,
+					   int options, struct BulkInsertStateData *bistate)
+{
+	write_rows(relation, slots, ntuples, cid);
+}
+
+static TM_Result
+ledger_am_tuple_delete(Relation relation, ItemPointer tid, CommandId cid, Snapshot snapshot,
+					   Snapshot crosscheck, bool wait, TM_FailureData *tmfd, bool changingPart)
+{
+	LedgerRefuse(relation, "DELETE");
+}
+
+static TM_Result
+ledger_am_tuple_update(Relation relation, ItemPointer otid, TupleTableSlot *slot, CommandId cid,
+					   Snapshot snapshot, Snapshot crosscheck, bool wait, TM_FailureData *tmfd,
+					   LockTupleMode *lockmode, bool *update_indexes)
+{
+	LedgerRefuse(relation, "UPDATE");
+}
+
+static TM_Result
+ledger_am_tuple_lock(Relation relation, ItemPointer tid, Snapshot snapshot, TupleTableSlot *slot,
+					 CommandId cid, LockTupleMode mode, LockWaitPolicy wait_policy, uint8 flags,
+					 TM_FailureData *tmfd)
+{
+	/*
+	 * FOR KEY SHARE (what foreign keys take on a referenced row) only keeps a
+	 * row from being deleted or its key changed, which an immutable row
+	 * guarantees anyway: grant it. Stronger locks announce a modification.
+	 */
+	if (mode != LockTupleKeyShare)
+		LedgerRefuse(relation, mode == LockTupleShare ? "SELECT FOR SHARE" :
+					 mode == LockTupleNoKeyExclusive ? "SELECT FOR NO KEY UPDATE" :
+					 "SELECT FOR UPDATE");
+	if (!fetch_visible(relation, tid, snapshot, slot))
+		return TM_Invisible;
+	return TM_Ok;
+}
+
+static void
+ledger_am_finish_bulk_insert(Relation relation, int options)
+{
+	/* Rows were shipped as they came; durability is settled at commit. */
+}
+
+/* ------------------------------------------------------------------------
+ * DDL related callbacks
+ * ------------------------------------------------------------------------
+ */
+
+static void
+ledger_am_relation_set_new_filenode(Relation rel, const RelFileNode *newrnode, char persistence,
+									TransactionId *freezeXid, MultiXactId *minmulti)
+{
+	SMgrRelation srel;
+	ledger_am::TableId table = LedgerTableIdFromNode(*newrnode);
+
+	/* A new relation arrives with its own node; anything else is TRUNCATE. */
+	if (!RelFileNodeEquals(rel->rd_node, *newrnode))
+		LedgerRefuse(rel, "TRUNCATE");
+	if (persistence != RELPERSISTENCE_PERMANENT)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("ledger_am does not support %s tables",
+						persistence == RELPERSISTENCE_TEMP ? "temporary" : "unlogged"),
+				 errdetail("ledger_am stores rows durably in its own storage; "
+						   "temporary and unlogged ledgers are not supported."),
+				 errhint("Create the table without TEMPORARY or UNLOGGED, or use the heap access method.")));
+
+	*freezeXid = RecentXmin;
+	*minmulti = GetOldestMultiXactId();
+
+	/* An empty main fork, as heap has: md.c and tools expect the file. */
+	srel = RelationCreateStorage(*newrnode, persistence, true);
+	smgrclose(srel);
+
+	/* A new relfilenode never has rows: clear leftovers of an old table that
+	 * had the same number (e.g. dropped while the worker was down). */
+	ChannelSimpleCall(ledger_am::kOpDropTable, table, 0, 0, NULL, NULL, "creating a table");
+	LedgerNoteCreatedStorage(table);
+}
+
+static void
+ledger_am_relation_nontransactional_truncate(Relation rel)
+{
+	LedgerRefuse(rel, "TRUNCATE");
+}
+
+static void
+ledger_am_relation_copy_data(Relation rel, const RelFileNode *newrnode)
+{
+	LedgerRefuse(rel, "ALTER TABLE SET TABLESPACE");
+}
+
+static void
+ledger_am_relation_copy_for_cluster(Relation OldTable, Relation NewTable, Relation OldIndex,
+									bool use_sort, TransactionId OldestXmin,
+									TransactionId *xid_cutoff, MultiXactId *multi_cutoff,
+									double *num_tuples, double *tups_vacuumed,
+									double *tups_recently_dead)
+{
+	LedgerRefuse(OldTable, "VACUUM FULL or CLUSTER");
+}
+
+static void
+ledger_am_relation_vacuum(Relation rel, struct VacuumParams *params, BufferAccessStrategy bstrategy)
+{
+	/*
+	 * Rows are never deleted or updated, so there is nothing to prune. Report
+	 * the vacuum so autovacuum's insert threshold is reset.
+	 */
+	double		reltuples = rel->rd_rel->reltuples;
+
+	pgstat_report_vacuum(RelationGetRelid(rel), rel->rd_rel->relisshared,
+						 reltuples < 0 ? 0 : (PgStat_Counter) reltuples, 0);
+}
+
+static bool
+ledger_am_scan_analyze_next_block(TableScanDesc sscan, BlockNumber blockno,
+								  BufferAccessStrategy bstrategy)
+{
+	LedgerScanDesc s = (LedgerScanDesc) sscan;
+
+	s->block = blockno;
+	fetch_chunk(s, ledger_am::FirstRowIdOfBlock(blockno),
+				ledger_am::FirstRowIdOfBlock(blockno) + ledger_am::kRowsPerBlock, false);
+	return true;
+}
+
+static bool
+ledger_am_scan_analyze_next_tuple(TableScanDesc sscan, TransactionId OldestXmin, double *liverows,
+								  double *deadrows, TupleTableSlot *slot)
+{
+	LedgerScanDesc s = (LedgerScanDesc) sscan;
+	uint64		row_id;
+	const char *value;
+	uint32		len;
+	RowHeader	hdr;
+
+	while (next_record_in_range(s, &row_id, &value, &len))
+	{
+		decode_header(s->base.rs_rd, row_id, value, len, &hdr);
+		if (RowXminAborted(hdr))
+		{
+			*deadrows += 1;
+			continue;
+		}
+		if (!RowIsLiveForIndexBuild(hdr))
+			continue;
+		/* Like heap: other transactions' in-progress inserts are not counted. */
+		{
+			TransactionId xmin = XidFromFullTransactionId(FullTransactionIdFromU64(hdr.xmin));
+
+			if (TransactionIdIsNormal(xmin) && !TransactionIdIsCurrentTransactionId(xmin) &&
+				TransactionIdIsInProgress(xmin))
+				continue;
+		}
+		RowStoreInSlot(slot, s->base.rs_rd, row_id, value, len);
+		*liverows += 1;
+		return true;
+	}
+	ExecClearTuple(slot);
+	return false;
+}
+
+static double
+ledger_am_index_build_range_scan(Relation table_rel, Relation index_rel, IndexInfo *index_info,
+								 bool allow_sync, bool anyvisible, bool progress,
+								 BlockNumber start_blockno, BlockNumber numblocks,
+								 IndexBuildCallback callback, void *callback_state,
+								 TableScanDesc scan)
+{
+	EState	   *estate;
+	ExprContext *econtext;
+	TupleTableSlot *slot;
+	ExprState  *predicate;
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+	double		reltuples = 0;
+	bool		own_scan = (scan == NULL);
+	LedgerScanDesc s;
+	uint64		row_id;
+	const char *value;
+	uint32		len;
+	RowHeader	hdr;
+
+	if (index_info->ii_Concurrent)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("ledger_am does not support CREATE INDEX CONCURRENTLY"),
+				 errhint("Use CREATE INDEX without CONCURRENTLY.")));
+
+	estate = CreateExecutorState();
+	econtext = GetPerTupleExprContext(estate);
+	slot = table_slot_create(table_rel, NULL);
+	econtext->ecxt_scantuple = slot;
+	predicate = ExecPrepareQual(index_info->ii_Predicate, estate);
+
+	if (own_scan)
+		scan = table_beginscan_strat(table_rel, SnapshotAny, 0, NULL, true, false);
+	s = (LedgerScanDesc) scan;
+	if (own_scan)
+	{
+		s->lo = ledger_am::FirstRowIdOfBlock(start_blockno);
+		if (numblocks != InvalidBlockNumber)
+			s->hi = ledger_am::FirstRowIdOfBlock(start_blockno) +
+				(uint64) numblocks * ledger_am::kRowsPerBlock;
+		position_for(s, false);
+	}
+
+	for (;;)
+	{
+		bool		have;
+
+		if (s->base.rs_parallel != NULL)
+			have = next_parallel_record(s, &row_id, &value, &len);
+		else
+			have = next_record_in_range(s, &row_id, &value, &len);
+		if (!have)
+			break;
+		CHECK_FOR_INTERRUPTS();
+		decode_header(table_rel, row_id, value, len, &hdr);
+		if (!RowIsLiveForIndexBuild(hdr))
+			continue;
+		reltuples += 1;
+		MemoryContextReset(econtext->ecxt_per_tuple_memory);
+		RowStoreInSlot(slot, table_rel, row_id, value, len);
+		if (predicate != NULL && !ExecQual(predicate, econtext))
+			continue;
+		FormIndexDatum(index_info, slot, estate, values, isnull);
+		callback(index_rel, &slot->tts_tid, values, isnull, true, callback_state);
+	}
+
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	FreeExecutorState(estate);
+	index_info->ii_ExpressionsState = NIL;
+	index_info->ii_PredicateState = NULL;
+	return reltuples;
+}
+
+static void
+ledger_am_index_validate_scan(Relation table_rel, Relation index_rel, IndexInfo *index_info,
+							  Snapshot snapshot, struct ValidateIndexState *state)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("ledger_am does not support CREATE INDEX CONCURRENTLY"),
+			 errhint("Use CREATE INDEX without CONCURRENTLY.")));
+}
+
+/* ------------------------------------------------------------------------
+ * Miscellaneous callbacks
+ * ------------------------------------------------------------------------
+ */
+
+static uint64
+ledger_am_relation_size(Relation rel, ForkNumber forkNumber)
+{
+	/* Virtual blocks: what TIDs, ANALYZE and parallel scans count in. */
+	if (forkNumber != MAIN_FORKNUM && forkNumber != InvalidForkNumber)
+		return 0;
+	return ledger_am::BlocksForRowCount(next_row_id(rel)) * BLCKSZ;
+}
+
+static bool
+ledger_am_relation_needs_toast_table(Relation rel)
+{
+	return false;
+}
+
+static Oid
+ledger_am_relation_toast_am(Relation rel)
+{
+	return HEAP_TABLE_AM_OID;
+}
+
+static void
+ledger_am_relation_fetch_toast_slice(Relation toastrel, Oid valueid, int32 attrsize,
+									 int32 sliceoffset, int32 slicelength, struct varlena *result)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("ledger_am cannot be used as a TOAST table access method")));
+}
+
+/* ------------------------------------------------------------------------
+ * Planner related callbacks
+ * ------------------------------------------------------------------------
+ */
+
+static void
+ledger_am_relation_estimate_size(Relation rel, int32 *attr_widths, BlockNumber *pages,
+								 double *tuples, double *allvisfrac)
+{
+	uint64		next = next_row_id(rel);
+	uint64		curpages = ledger_am::BlocksForRowCount(next);
+	double		reltuples = rel->rd_rel->reltuples;
+	BlockNumber relpages = rel->rd_rel->relpages;
+
+	*pages = (BlockNumber) curpages;
+	*allvisfrac = 0;			/* no visibility map: index-only scans visit rows */
+	if (reltuples >= 0 && relpages > 0)
+		*tuples = rint(reltuples / relpages * curpages);	/* live share seen by ANALYZE */
+	else
+		*tuples = (double) next;
+	if (*tuples > (double) next)
+		*tuples = (double) next;
+}
+
+/* ------------------------------------------------------------------------
+ * Executor related callbacks: bitmap and sample scans read one virtual
+ * block (291 row ids) per request
+ * ------------------------------------------------------------------------
+ */
+
+static bool
+ledger_am_scan_bitmap_next_block(TableScanDesc sscan, struct TBMIterateResult *tbmres)
+{
+	LedgerScanDesc s = (LedgerScanDesc) sscan;
+	uint64		first = ledger_am::FirstRowIdOfBlock(tbmres->blockno);
+
+	s->block = tbmres->blockno;
+	s->bitmap_idx = 0;
+	if (tbmres->ntuples >= 0)
+	{
+		OffsetNumber lastoff;
+
+		if (tbmres->ntuples == 0)
+			return false;
+		lastoff = tbmres->offsets[tbmres->ntuples - 1];
+		fetch_chunk(s, first + tbmres->offsets[0] - 1, first + Min((uint64) lastoff, (uint64) ledger_am::kRowsPerBlock), false);
+	}
+	else
+		fetch_chunk(s, first, first + ledger_am::kRowsPerBlock, false);
+	return s->chunk_len > 0 || !s->chunk_done;
+}
+
+static bool
+ledger_am_scan_bitmap_next_tuple(TableScanDesc sscan, struct TBMIterateResult *tbmres,
+								 TupleTableSlot *slot)
+{
+	LedgerScanDesc s = (LedgerScanDesc) sscan;
+	uint64		first = ledger_am::FirstRowIdOfBlock(tbmres->blockno);
+	uint64		row_id;
+	const char *value;
+	uint32		len;
+	RowHeader	hdr;
+
+	while (next_record_in_range(s, &row_id, &value, &len))
+	{
+		if (tbmres->ntuples >= 0)
+		{
+			OffsetNumber off = (OffsetNumber) (row_id - first + 1);
+
+			/* Offsets come sorted; skip the ones the bitmap did not select. */
+			while ((int) s->bitmap_idx < tbmres->ntuples && tbmres->offsets[s->bitmap_idx] < off)
+				s->bitmap_idx++;
+			if ((int) s->bitmap_idx >= tbmres->ntuples || tbmres->offsets[s->bitmap_idx] != off)
+				continue;
+		}
+		decode_header(s->base.rs_rd, row_id, value, len, &hdr);
+		if (RowIsVisible(hdr, s->base.rs_snapshot))
+		{
+			RowStoreInSlot(slot, s->base.rs_rd, row_id, value, len);
+			pgstat_count_heap_fetch(s->base.rs_rd);
+			return true;
+		}
+		check_conflict_out(s->base.rs_rd, hdr, s->base.rs_snapshot);
+	}
+	ExecClearTuple(slot);
+	return false;
+}
+
+static bool
+ledger_am_scan_sample_next_block(TableScanDesc sscan, SampleScanState *scanstate)
+{
+	LedgerScanDesc s = (LedgerScanDesc) sscan;
+	TsmRoutine *tsm = scanstate->tsmroutine;
+	BlockNumber blk;
+
+	if (s->nblocks == 0)
+		return false;
+	if (tsm->NextSampleBlock)
+		blk = tsm->NextSampleBlock(scanstate, (BlockNumber) s->nblocks);
+	else if (!s->sample_started)
+		blk = 0;
+	else if ((uint64) s->block + 1 >= s->nblocks)
+		blk = InvalidBlockNumber;
+	else
+		blk = s->block + 1;
+	s->sample_started = true;
+	if (!BlockNumberIsValid(blk))
+		return false;
+	s->block = blk;
+	s->peek_valid = false;
+	fetch_chunk(s, ledger_am::FirstRowIdOfBlock(blk),
+				ledger_am::FirstRowIdOfBlock(blk) + ledger_am::kRowsPerBlock, false);
+	return true;
+}
+
+static bool
+ledger_am_scan_sample_next_tuple(TableScanDesc sscan, SampleScanState *scanstate,
+								 TupleTableSlot *slot)
+{
+	LedgerScanDesc s = (LedgerScanDesc) sscan;
+	TsmRoutine *tsm = scanstate->tsmroutine;
+	uint64		first = ledger_am::FirstRowIdOfBlock(s->block);
+	RowHeader	hdr;
+
+	for (;;)
+	{
+		OffsetNumber off = tsm->NextSampleTuple(scanstate, s->block,
+												(OffsetNumber) ledger_am::kRowsPerBlock);
+		uint64		want;
+
+		if (!OffsetNumberIsValid(off))
+		{
+			ExecClearTuple(slot);
+			return false;
+		}
+		want = first + off - 1;
+		/* Offsets ascend within a block: read ahead up to the wanted row. */
+		while (!s->peek_valid || s->peek_row < want)
+		{
+			s->peek_valid = next_record_in_range(s, &s->peek_row, &s->peek_value, &s->peek_len);
+			if (!s->peek_valid)
+				break;
+		}
+		if (!s->peek_valid || s->peek_row != want)
+			continue;			/* no row at that offset: ask the sampler again */
+		decode_header(s->base.rs_rd, s->peek_row, s->peek_value, s->peek_len, &hdr);
+		if (RowIsVisible(hdr, s->base.rs_snapshot))
+		{
+			RowStoreInSlot(slot, s->base.rs_rd, s->peek_row, s->peek_value, s->peek_len);
+			pgstat_count_heap_getnext(s->base.rs_rd);
+			return true;
+		}
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Definition of the ledger_am table access method
+ * ------------------------------------------------------------------------
+ */
+
+static TableAmRoutine ledger_am_methods;
+static bool ledger_am_methods_ready = false;
+
+/* ledger_routine fills the routine once (C++ has no designated initialisers
+ * before C++20, so the struct is built field by field, in header order). */
+static const TableAmRoutine *
+ledger_routine(void)
+{
+	TableAmRoutine *m = &ledger_am_methods;
+
+	if (ledger_am_methods_ready)
+		return m;
+	memset(m, 0, sizeof(*m));
+	m->type = T_TableAmRoutine;
+	m->slot_callbacks = ledger_am_slot_callbacks;
+	m->scan_begin = ledger_am_scan_begin;
+	m->scan_end = ledger_am_scan_end;
+	m->scan_rescan = ledger_am_scan_rescan;
+	m->scan_getnextslot = ledger_am_scan_getnextslot;
+	m->scan_set_tidrange = ledger_am_scan_set_tidrange;
+	m->scan_getnextslot_tidrange = ledger_am_scan_getnextslot_tidrange;
+	m->parallelscan_estimate = ledger_am_parallelscan_estimate;
+	m->parallelscan_initialize = ledger_am_parallelscan_initialize;
+	m->parallelscan_reinitialize = ledger_am_parallelscan_reinitialize;
+	m->index_fetch_begin = ledger_am_index_fetch_begin;
+	m->index_fetch_reset = ledger_am_index_fetch_reset;
+	m->index_fetch_end = ledger_am_index_fetch_end;
+	m->index_fetch_tuple = ledger_am_index_fetch_tuple;
+	m->tuple_fetch_row_version = ledger_am_tuple_fetch_row_version;
+	m->tuple_tid_valid = ledger_am_tuple_tid_valid;
+	m->tuple_get_latest_tid = ledger_am_tuple_get_latest_tid;
+	m->tuple_satisfies_snapshot = ledger_am_tuple_satisfies_snapshot;
+	m->index_delete_tuples = ledger_am_index_delete_tuples;
+	m->tuple_insert = ledger_am_tuple_insert;
+	m->tuple_insert_speculative = ledger_am_tuple_insert_speculative;
+	m->tuple_complete_speculative = ledger_am_tuple_complete_speculative;
+	m->multi_insert = ledger_am_multi_insert;
+	m->tuple_delete = ledger_am_tuple_delete;
+	m->tuple_update = ledger_am_tuple_update;
+	m->tuple_lock = ledger_am_tuple_lock;
+	m->finish_bulk_insert = ledger_am_finish_bulk_insert;
+	m->relation_set_new_filenode = ledger_am_relation_set_new_filenode;
+	m->relation_nontransactional_truncate = ledger_am_relation_nontransactional_truncate;
+	m->relation_copy_data = ledger_am_relation_copy_data;
+	m->relation_copy_for_cluster = ledger_am_relation_copy_for_cluster;
+	m->relation_vacuum = ledger_am_relation_vacuum;
+	m->scan_analyze_next_block = ledger_am_scan_analyze_next_block;
+	m->scan_analyze_next_tuple = ledger_am_scan_analyze_next_tuple;
+	m->index_build_range_scan = ledger_am_index_build_range_scan;
+	m->index_validate_scan = ledger_am_index_validate_scan;
+	m->relation_size = ledger_am_relation_size;
+	m->relation_needs_toast_table = ledger_am_relation_needs_toast_table;
+	m->relation_toast_am = ledger_am_relation_toast_am;
+	m->relation_fetch_toast_slice = ledger_am_relation_fetch_toast_slice;
+	m->relation_estimate_size = ledger_am_relation_estimate_size;
+	m->scan_bitmap_next_block = ledger_am_scan_bitmap_next_block;
+	m->scan_bitmap_next_tuple = ledger_am_scan_bitmap_next_tuple;
+	m->scan_sample_next_block = ledger_am_scan_sample_next_block;
+	m->scan_sample_next_tuple = ledger_am_scan_sample_next_tuple;
+	ledger_am_methods_ready = true;
+	return m;
+}
+
+extern "C" Datum
+ledger_am_handler(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_POINTER(ledger_routine());
+}

@@ -1,0 +1,200 @@
+/*
+ * xact_hooks.cc: transaction boundaries of ledger_am.
+ *
+ * Rows reach the storage worker as statements run, carrying the inserting
+ * (sub)transaction's xid, so nobody else can see them until that xid
+ * commits. At PRE_COMMIT this backend asks the worker to make them durable
+ * (group-committed WAL sync) before Postgres writes its commit record: a
+ * commit record never exists without its rows. A transaction whose only
+ * writes went to RocksDB wrote no WAL of its own and would be committed
+ * asynchronously, so ForceSyncCommit() is called when synchronous_commit
+ * asks for a flush.
+ *
+ * DROP TABLE removes the table's rows only when the dropping transaction
+ * commits; storage created by a transaction that aborts is removed then.
+ * Nothing that can fail runs at COMMIT or ABORT (an ERROR there is a PANIC).
+ */
+#include "backend/backend.h"
+
+extern "C" {
+#include "access/xact.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_class.h"
+#include "miscadmin.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+}
+
+/* A relfilenode whose storage is removed at commit (dropped) or at abort
+ * (created), remembered with the subtransaction that did it. */
+struct PendingStorage
+{
+	ledger_am::TableId table;
+	SubTransactionId subid;
+	bool		drop_at_commit; /* true: DROP TABLE; false: created here */
+};
+
+static PendingStorage *pending = NULL;
+static int	npending = 0;
+static int	maxpending = 0;
+static bool xact_wrote = false;
+static object_access_hook_type prev_object_access_hook = NULL;
+
+void
+LedgerNoteWrite(void)
+{
+	xact_wrote = true;
+}
+
+/* remember adds a pending storage action. */
+static void
+remember(const ledger_am::TableId &t, bool drop_at_commit)
+{
+	if (npending == maxpending)
+	{
+		int			newmax = maxpending ? maxpending * 2 : 16;
+
+		if (pending == NULL)
+			pending = (PendingStorage *) MemoryContextAlloc(TopMemoryContext,
+															newmax * sizeof(PendingStorage));
+		else
+			pending = (PendingStorage *) repalloc(pending, newmax * sizeof(PendingStorage));
+		maxpending = newmax;
+	}
+	pending[npending].table = t;
+	pending[npending].subid = GetCurrentSubTransactionId();
+	pending[npending].drop_at_commit = drop_at_commit;
+	npending++;
+}
+
+void
+LedgerNoteCreatedStorage(const ledger_am::TableId &t)
+{
+	remember(t, false);
+}
+
+/* remove_storage asks the worker to delete a table's rows, without failing:
+ * a miss leaves unreachable bytes (a new table with the same relfilenode
+ * clears them at creation), never wrong rows. */
+static void
+remove_storage(const ledger_am::TableId &t)
+{
+	if (!ChannelCallNoError(ledger_am::kOpDropTable, &t, 0, 5000))
+		elog(LOG, "ledger_am: could not remove storage of relfilenode %u in database %u now",
+			 t.rel, t.db);
+}
+
+/* settle_pending runs the actions due at the end of the top transaction. */
+static void
+settle_pending(bool committed)
+{
+	for (int i = 0; i < npending; i++)
+		if (pending[i].drop_at_commit == committed)
+			remove_storage(pending[i].table);
+	npending = 0;
+}
+
+/* ledger_xact_callback: durability at PRE_COMMIT, storage cleanup after. */
+static void
+ledger_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+			if (xact_wrote)
+			{
+				ledger_am::TableId none = {0, 0, 0};
+
+				ChannelSimpleCall(ledger_am::kOpSync, none, 0, 0, NULL, NULL,
+								  "making committed rows durable");
+				if (synchronous_commit > SYNCHRONOUS_COMMIT_OFF)
+					ForceSyncCommit();
+			}
+			break;
+		case XACT_EVENT_PRE_PREPARE:
+			if (xact_wrote || npending > 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot PREPARE a transaction that has written to a ledger_am table"),
+						 errdetail("ledger_am does not support two-phase commit yet.")));
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			settle_pending(true);
+			xact_wrote = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			settle_pending(false);
+			xact_wrote = false;
+			break;
+		case XACT_EVENT_PREPARE:
+			npending = 0;
+			xact_wrote = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/* ledger_subxact_callback settles a rolled-back savepoint's storage at once
+ * and hands a released savepoint's actions to its parent. */
+static void
+ledger_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	int			keep = 0;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB)
+		return;
+	for (int i = 0; i < npending; i++)
+	{
+		if (pending[i].subid == mySubid)
+		{
+			if (event == SUBXACT_EVENT_COMMIT_SUB)
+				pending[i].subid = parentSubid;
+			else
+			{
+				if (!pending[i].drop_at_commit)
+					remove_storage(pending[i].table);
+				continue;		/* a rolled-back DROP is forgotten */
+			}
+		}
+		pending[keep++] = pending[i];
+	}
+	npending = keep;
+}
+
+/* ledger_object_access notes DROP TABLE of ledger_am tables. */
+static void
+ledger_object_access(ObjectAccessType access, Oid classId, Oid objectId, int subId, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+
+	if (access == OAT_DROP && classId == RelationRelationId && subId == 0 && RelidIsLedger(objectId))
+	{
+		HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(objectId));
+
+		if (HeapTupleIsValid(tup))
+		{
+			Form_pg_class form = (Form_pg_class) GETSTRUCT(tup);
+			ledger_am::TableId t;
+
+			t.spc = OidIsValid(form->reltablespace) ? form->reltablespace : MyDatabaseTableSpace;
+			t.db = MyDatabaseId;
+			t.rel = form->relfilenode;
+			ReleaseSysCache(tup);
+			remember(t, true);
+		}
+	}
+}
+
+void
+ledger_install_xact_hooks(void)
+{
+	RegisterXactCallback(ledger_xact_callback, NULL);
+	RegisterSubXactCallback(ledger_subxact_callback, NULL);
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = ledger_object_access;
+}

@@ -1,0 +1,127 @@
+/*
+ * channel.h: the shared-memory channel between client backends and the
+ * storage worker.
+ *
+ * One slot per PGPROC number below MaxBackends (client backends, autovacuum
+ * workers, background and parallel workers, walsenders). A slot carries one
+ * request at a time: the backend fills the request fields and the data
+ * buffer, sets state POSTED and the worker's latch; the worker processes it,
+ * overwrites the same buffer with the response, sets state DONE and the
+ * backend's latch. A request abandoned by an error or cancel stays POSTED
+ * until the worker finishes it; the slot's next user waits for that first.
+ *
+ * Included by Postgres-side code only (backends and the worker's main loop).
+ */
+#ifndef LEDGER_AM_CHANNEL_CHANNEL_H
+#define LEDGER_AM_CHANNEL_CHANNEL_H
+
+extern "C" {
+#include "postgres.h"
+#include "port/atomics.h"
+#include "storage/latch.h"
+}
+
+#include "codec/keys.h"
+
+namespace ledger_am {
+
+enum SlotState : uint32
+{
+	kSlotIdle = 0,
+	kSlotPosted = 1,
+	kSlotDone = 2,
+};
+
+enum ChannelOp : uint32
+{
+	kOpPing = 1,
+	kOpAppend,		   /* arg1 = nrows; data = framed records; out1 = first row id */
+	kOpGet,			   /* arg1 = row id; data out = one record */
+	kOpScan,		   /* arg1 = from, arg2 = to, flags bit0 = backward; out1 = resume, out_flags bit0 = done */
+	kOpSync,		   /* group-committed WAL sync */
+	kOpDeleteRow,	   /* arg1 = row id, arg2 = expected xmin */
+	kOpDropTable,
+	kOpDropDatabase,   /* arg1 = database oid */
+	kOpNextRowId,	   /* out1 = next row id */
+	kOpSetNextRowId,   /* arg1 = next row id (forward only) */
+	kOpTableStats,	   /* out1 = bytes, out2 = stored rows */
+	kOpCompactTable,
+};
+
+constexpr uint32 kScanBackward = 1;
+constexpr uint32 kScanDone = 1;
+
+struct ChannelSlot
+{
+	pg_atomic_uint32 state;
+	uint32		op;
+	Latch	   *client_latch;
+	uint64		generation;		/* worker generation the request was posted to */
+	TableId		table;
+	uint32		flags;
+	uint64		arg1;
+	uint64		arg2;
+	uint32		data_len;		/* request bytes in, response bytes out */
+	/* response */
+	int32		status;			/* EngineCode */
+	uint32		out_flags;
+	uint32		out_count;
+	uint64		out1;
+	uint64		out2;
+	char		message[240];
+	/* data buffer follows (ChannelControl::buffer_size bytes, 8-byte aligned) */
+};
+
+struct ChannelControl
+{
+	pg_atomic_uint32 worker_pid;	/* 0 while no worker serves requests */
+	pg_atomic_uint64 generation;	/* bumped at each worker start */
+	Latch	   *worker_latch;
+	uint32		nslots;
+	uint32		buffer_size;
+	Size		slot_stride;
+	/* slots follow at offset ChannelSlotsOffset() */
+};
+
+/* ChannelSlotsOffset is where slot 0 starts inside the control block. */
+inline Size
+ChannelSlotsOffset()
+{
+	return MAXALIGN(sizeof(ChannelControl));
+}
+
+/* ChannelSlotStride is the distance between slots for a given buffer size. */
+inline Size
+ChannelSlotStride(uint32 buffer_size)
+{
+	return MAXALIGN(sizeof(ChannelSlot)) + MAXALIGN(buffer_size);
+}
+
+/* ChannelShmemSize is the shared memory the channel needs. */
+inline Size
+ChannelShmemSize(uint32 nslots, uint32 buffer_size)
+{
+	return add_size(ChannelSlotsOffset(), mul_size(nslots, ChannelSlotStride(buffer_size)));
+}
+
+/* ChannelGetSlot returns slot i. */
+inline ChannelSlot *
+ChannelGetSlot(ChannelControl *ctl, uint32 i)
+{
+	return reinterpret_cast<ChannelSlot *>(reinterpret_cast<char *>(ctl) + ChannelSlotsOffset() +
+										   ctl->slot_stride * i);
+}
+
+/* ChannelSlotData returns a slot's data buffer. */
+inline char *
+ChannelSlotData(ChannelSlot *slot)
+{
+	return reinterpret_cast<char *>(slot) + MAXALIGN(sizeof(ChannelSlot));
+}
+
+} // namespace ledger_am
+
+/* Set up by module.cc in shmem_startup_hook. */
+extern ledger_am::ChannelControl *ledger_channel;
+
+#endif

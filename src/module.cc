@@ -1,0 +1,157 @@
+/*
+ * module.cc: module initialisation. _PG_init defines the GUCs, requests the
+ * channel's shared memory, registers the storage worker and installs the
+ * backend hooks. It runs in the postmaster (shared_preload_libraries) and is
+ * inherited by every forked process.
+ */
+#include "module.h"
+
+extern "C" {
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/guc.h"
+}
+
+#include "channel/channel.h"
+
+extern "C" {
+PG_MODULE_MAGIC;
+void _PG_init(void);
+}
+
+int			ledger_compression = LEDGER_COMPRESSION_LZ4;
+int			ledger_channel_buffer_kb = 256;
+int			ledger_block_cache_mb = 64;
+int			ledger_write_buffer_mb = 64;
+
+ledger_am::ChannelControl *ledger_channel = NULL;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static const struct config_enum_entry compression_options[] = {
+	{"lz4", LEDGER_COMPRESSION_LZ4, false},
+	{"zstd", LEDGER_COMPRESSION_ZSTD, false},
+	{"none", LEDGER_COMPRESSION_NONE, false},
+	{NULL, 0, false},
+};
+
+/* channel_slot_count is the number of channel slots: one per PGPROC that can run queries. */
+static uint32
+channel_slot_count(void)
+{
+	return (uint32) MaxBackends;
+}
+
+/* ledger_shmem_request asks for the channel's shared memory. */
+static void
+ledger_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(ledger_am::ChannelShmemSize(channel_slot_count(),
+														ledger_channel_buffer_kb * 1024U));
+}
+
+/* ledger_shmem_startup creates or attaches the channel. */
+static void
+ledger_shmem_startup(void)
+{
+	bool		found;
+	uint32		nslots = channel_slot_count();
+	uint32		bufsize = ledger_channel_buffer_kb * 1024U;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	ledger_channel = (ledger_am::ChannelControl *)
+		ShmemInitStruct("ledger_am channel", ledger_am::ChannelShmemSize(nslots, bufsize), &found);
+	if (!found)
+	{
+		pg_atomic_init_u32(&ledger_channel->worker_pid, 0);
+		pg_atomic_init_u64(&ledger_channel->generation, 0);
+		ledger_channel->worker_latch = NULL;
+		ledger_channel->nslots = nslots;
+		ledger_channel->buffer_size = bufsize;
+		ledger_channel->slot_stride = ledger_am::ChannelSlotStride(bufsize);
+		for (uint32 i = 0; i < nslots; i++)
+		{
+			ledger_am::ChannelSlot *slot = ledger_am::ChannelGetSlot(ledger_channel, i);
+
+			memset(slot, 0, sizeof(*slot));
+			pg_atomic_init_u32(&slot->state, ledger_am::kSlotIdle);
+		}
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* define_gucs defines the ledger_am.* settings. */
+static void
+define_gucs(void)
+{
+	DefineCustomEnumVariable("ledger_am.compression",
+							 "Compression of ledger_am data files (lz4, zstd or none).",
+							 "ZSTD is always used for the bottommost level unless this is none.",
+							 &ledger_compression, LEDGER_COMPRESSION_LZ4, compression_options,
+							 PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("ledger_am.channel_buffer_kb",
+							"Size of each backend's channel buffer to the storage worker.",
+							"Also bounds the size of one stored row.",
+							&ledger_channel_buffer_kb, 256, 64, 65536,
+							PGC_POSTMASTER, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("ledger_am.block_cache_mb",
+							"Size of the RocksDB block cache of the storage worker.",
+							NULL, &ledger_block_cache_mb, 64, 8, 1024 * 1024,
+							PGC_POSTMASTER, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomIntVariable("ledger_am.write_buffer_mb",
+							"Size of a RocksDB memtable of the storage worker.",
+							NULL, &ledger_write_buffer_mb, 64, 4, 4096,
+							PGC_POSTMASTER, GUC_UNIT_MB, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("ledger_am");
+}
+
+/* register_storage_worker registers the one storage worker. */
+static void
+register_storage_worker(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 1;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "ledger_am");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "ledger_am_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "ledger_am storage worker");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "ledger_am storage worker");
+	RegisterBackgroundWorker(&worker);
+}
+
+/* _PG_init refuses to load outside shared_preload_libraries: the storage
+ * worker and the channel only exist when loaded at server start. */
+void
+_PG_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("ledger_am must be loaded via shared_preload_libraries"),
+				 errhint("Add 'ledger_am' to shared_preload_libraries in postgresql.conf "
+						 "and restart the server.")));
+
+	define_gucs();
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = ledger_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = ledger_shmem_startup;
+
+	register_storage_worker();
+	ledger_install_xact_hooks();
+	ledger_install_mutation_guard();
+}

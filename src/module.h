@@ -1,0 +1,37 @@
+/*
+ * module.h: settings and entry points shared by every process that loads
+ * ledger_am (postmaster, client backends, the storage worker).
+ */
+#ifndef LEDGER_AM_MODULE_H
+#define LEDGER_AM_MODULE_H
+
+extern "C" {
+#include "postgres.h"
+}
+
+/* GUCs (module.cc). */
+extern int	ledger_compression;		/* LedgerCompression */
+extern int	ledger_channel_buffer_kb;
+extern int	ledger_block_cache_mb;
+extern int	ledger_write_buffer_mb;
+
+enum LedgerCompression
+{
+	LEDGER_COMPRESSION_NONE = 0,
+	LEDGER_COMPRESSION_LZ4 = 1,
+	LEDGER_COMPRESSION_ZSTD = 2,
+};
+
+/* SQLSTATE used for every refused mutation of a ledger_am table. */
+#define LEDGER_ERRCODE_APPEND_ONLY ERRCODE_FEATURE_NOT_SUPPORTED
+#define LEDGER_APPEND_ONLY_HINT \
+	"ledger_am tables are append-only; record a compensating event instead."
+
+/* Backend-side installers (src/backend/). */
+extern void ledger_install_xact_hooks(void);
+extern void ledger_install_mutation_guard(void);
+
+/* Storage worker entry point (src/worker/storage_worker.cc). */
+extern "C" PGDLLEXPORT void ledger_am_worker_main(Datum arg);
+
+#endif

@@ -1,0 +1,864 @@
+/*
+ * engine.cc: the RocksDB engine wrapper owned by the storage worker.
+ *
+ * Owns the single rocksdb::DB of the process and the per-table row id
+ * counters. Pure C++: no PostgreSQL header, no PostgreSQL call (enforced
+ * below), so any thread of the worker may run it. Every entry point is
+ * noexcept: exceptions become EngineStatus here, and rocksdb::Status becomes
+ * EngineStatus in exactly one function, FromRocks.
+ *
+ * Row id durability. A row id must never be handed out twice, even across a
+ * crash: a backend may already have put an index entry (in Postgres WAL)
+ * pointing at the TID of a row that RocksDB lost with an unsynced write, and
+ * a reused id would silently point that entry at a different row. So ids are
+ * reserved ahead of use in a metadata key, ReservationKey(t), written with
+ * sync=true before any id of the reserved range is used; at open the counter
+ * restarts at max(largest stored id + 1, reservation). The reservation value
+ * is a u64 big-endian (same helpers as the keys; 8 bytes exactly).
+ *
+ * WAL recovery mode: kPointInTimeRecovery (RocksDB's default). A torn tail
+ * after an OS crash stops replay at the last intact batch, so a WriteBatch is
+ * all or nothing. RocksDB 7.8 silently turns WAL recycling off in this mode
+ * (a known hole-in-recovered-data bug, rocksdb PR 7252), so
+ * recycle_log_file_num stays 0 rather than pretending.
+ */
+#include "worker/engine.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <new>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/iterator.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice.h>
+#include <rocksdb/table.h>
+#include <rocksdb/transaction_log.h>
+#include <rocksdb/write_batch.h>
+
+#include "codec/keys.h"
+#include "codec/row_codec.h"
+#include "codec/tid_map.h"
+
+#ifdef PG_VERSION_NUM
+#error "engine.cc must not include PostgreSQL headers: it runs on threads that may not call Postgres"
+#endif
+
+namespace ledger_am {
+
+namespace {
+
+/* TableIdHash hashes a TableId for the per-table state map. */
+struct TableIdHash
+{
+	size_t operator()(const TableId &t) const noexcept
+	{
+		/* splitmix64 finaliser over the packed ids: relfilenodes of one
+		 * database differ in few low bits, so mix them well. */
+		uint64_t x = (static_cast<uint64_t>(t.spc) << 32) ^ t.db;
+		x ^= static_cast<uint64_t>(t.rel) * UINT64_C(0x9e3779b97f4a7c15);
+		x ^= x >> 30;
+		x *= UINT64_C(0xbf58476d1ce4e5b9);
+		x ^= x >> 27;
+		x *= UINT64_C(0x94d049bb133111eb);
+		x ^= x >> 31;
+		return static_cast<size_t>(x);
+	}
+};
+
+/* TableState is a table's row id counter: next id to hand out, and the
+ * durable reservation (every id below it may have been handed out). */
+struct TableState
+{
+	uint64_t next;
+	uint64_t reserved;
+};
+
+/* One past the largest id a row may have: the limit of reservations. */
+constexpr uint64_t kRowIdLimit = kMaxRowId + 1;
+
+rocksdb::DB *g_db = nullptr;
+uint64_t g_reserve_step = 0;
+std::unordered_map<TableId, TableState, TableIdHash> g_tables;
+
+/* MakeStatus builds an EngineStatus, truncating msg to the message buffer. */
+EngineStatus
+MakeStatus(EngineCode code, const char *msg = "")
+{
+	EngineStatus st;
+	st.code = code;
+	std::snprintf(st.message, sizeof(st.message), "%s", msg ? msg : "");
+	return st;
+}
+
+/* OkStatus returns a success status with an empty message. */
+EngineStatus
+OkStatus()
+{
+	return MakeStatus(EngineCode::kOk);
+}
+
+/* FromRocks is the one place a rocksdb::Status becomes an EngineStatus. */
+EngineStatus
+FromRocks(const rocksdb::Status &s)
+{
+	if (s.ok())
+		return OkStatus();
+	EngineCode code;
+	/* NoSpace is an IOError subcode: test it first. */
+	if (s.IsNoSpace())
+		code = EngineCode::kNoSpace;
+	else if (s.IsIOError())
+		code = EngineCode::kIOError;
+	else if (s.IsCorruption())
+		code = EngineCode::kCorruption;
+	else if (s.IsNotFound())
+		code = EngineCode::kNotFound;
+	else
+		code = EngineCode::kOther;
+	return MakeStatus(code, s.ToString().c_str());
+}
+
+/* FromException converts the exception in flight; call only inside catch. */
+EngineStatus
+FromException() noexcept
+{
+	try
+	{
+		throw;
+	}
+	catch (const std::bad_alloc &)
+	{
+		return MakeStatus(EngineCode::kOther, "out of memory in the storage engine");
+	}
+	catch (const std::exception &e)
+	{
+		return MakeStatus(EngineCode::kOther, e.what());
+	}
+	catch (...)
+	{
+		return MakeStatus(EngineCode::kOther, "unknown exception in the storage engine");
+	}
+}
+
+/* NotOpen is the status of every call made while no instance is open. */
+EngineStatus
+NotOpen()
+{
+	return MakeStatus(EngineCode::kNotOpen, "ledger_am storage engine is not open");
+}
+
+/* ToRocksCompression maps the engine's compression choice to RocksDB's. */
+rocksdb::CompressionType
+ToRocksCompression(Compression c)
+{
+	switch (c)
+	{
+		case Compression::kLz4:
+			return rocksdb::kLZ4Compression;
+		case Compression::kZstd:
+			return rocksdb::kZSTD;
+		case Compression::kNone:
+			break;
+	}
+	return rocksdb::kNoCompression;
+}
+
+/* HasTablePrefix tells whether key is a row key of the table with `prefix`. */
+bool
+HasTablePrefix(const rocksdb::Slice &key, const std::string &prefix)
+{
+	return key.size() == kRowKeyLen && std::memcmp(key.data(), prefix.data(), kTablePrefixLen) == 0;
+}
+
+/* TableUpperBound is the exclusive upper key of row ids below `to` (the
+ * whole table when `to` is past every mappable id). */
+std::string
+TableUpperBound(const TableId &t, uint64_t to)
+{
+	if (to > kMaxRowId)
+		return PrefixSuccessor(TablePrefix(t));
+	return RowKey(t, to);
+}
+
+/* LoadTableState returns t's counter, deriving it from storage on first use. */
+EngineStatus
+LoadTableState(const TableId &t, TableState **out)
+{
+	auto found = g_tables.find(t);
+	if (found != g_tables.end())
+	{
+		*out = &found->second;
+		return OkStatus();
+	}
+
+	/* Largest stored row id: the last key below the table prefix successor
+	 * (SeekToLast honours the upper bound); both bounds keep Prev from
+	 * wandering into a neighbour table. */
+	std::string prefix = TablePrefix(t);
+	std::string upper = PrefixSuccessor(prefix);
+	rocksdb::Slice lower_slice(prefix), upper_slice(upper);
+	rocksdb::ReadOptions ro;
+	ro.iterate_lower_bound = &lower_slice;
+	ro.iterate_upper_bound = &upper_slice;
+	ro.fill_cache = false;
+	std::unique_ptr<rocksdb::Iterator> it(g_db->NewIterator(ro));
+	it->SeekToLast();
+	uint64_t next = 0;
+	if (it->Valid() && HasTablePrefix(it->key(), prefix))
+	{
+		TableId kt;
+		uint64_t last;
+		if (!DecodeRowKey(it->key().data(), it->key().size(), &kt, &last))
+			return MakeStatus(EngineCode::kCorruption, "malformed row key at the end of a table");
+		next = last + 1;
+	}
+	if (!it->status().ok())
+		return FromRocks(it->status());
+	it.reset();
+
+	/* The reservation covers ids handed out whose rows never reached disk. */
+	std::string value;
+	rocksdb::Status s = g_db->Get(rocksdb::ReadOptions(), ReservationKey(t), &value);
+	uint64_t reserved = next;
+	if (s.ok())
+	{
+		if (value.size() != 8)
+			return MakeStatus(EngineCode::kCorruption, "row id reservation value is not 8 bytes");
+		reserved = GetU64BE(value.data());
+		next = std::max(next, reserved);
+	}
+	else if (!s.IsNotFound())
+		return FromRocks(s);
+
+	auto inserted = g_tables.emplace(t, TableState{next, reserved});
+	*out = &inserted.first->second;
+	return OkStatus();
+}
+
+/* EnsureReserved durably reserves ids up to `end` (exclusive) before any of
+ * them is handed out, so a crash can never lead to an id being reused. */
+EngineStatus
+EnsureReserved(const TableId &t, TableState *st, uint64_t end)
+{
+	if (end <= st->reserved)
+		return OkStatus();
+	uint64_t target = end;
+	if (kRowIdLimit - target > g_reserve_step)
+		target += g_reserve_step;
+	else
+		target = kRowIdLimit;
+	char buf[8];
+	PutU64BE(buf, target);
+	rocksdb::WriteOptions wo;
+	wo.sync = true;
+	rocksdb::Status s = g_db->Put(wo, ReservationKey(t), rocksdb::Slice(buf, sizeof(buf)));
+	if (!s.ok())
+		return FromRocks(s);
+	st->reserved = target;
+	return OkStatus();
+}
+
+/* CollectTablespaces returns the distinct tablespace oids present in the key
+ * space whose keys are [space byte(s)][spc u32 BE]...: seek-skips one
+ * tablespace at a time instead of reading every key. */
+EngineStatus
+CollectTablespaces(const std::string &space, std::vector<uint32_t> *spcs)
+{
+	std::string upper = PrefixSuccessor(space);
+	rocksdb::Slice upper_slice(upper);
+	rocksdb::ReadOptions ro;
+	ro.iterate_upper_bound = &upper_slice;
+	ro.fill_cache = false;
+	std::unique_ptr<rocksdb::Iterator> it(g_db->NewIterator(ro));
+	std::string target = space;
+	for (it->Seek(target); it->Valid(); it->Seek(target))
+	{
+		rocksdb::Slice key = it->key();
+		if (key.size() < space.size() + 4 || !key.starts_with(space))
+			break;
+		uint32_t spc = GetU32BE(key.data() + space.size());
+		spcs->push_back(spc);
+		if (spc == UINT32_MAX)
+			break;
+		target = space;
+		target.resize(space.size() + 4);
+		PutU32BE(&target[space.size()], spc + 1);
+	}
+	return FromRocks(it->status());
+}
+
+} // namespace
+
+/* EngineDefaultOptions returns lz4 with zstd at the bottom, 64 MiB caches. */
+EngineOptions
+EngineDefaultOptions(const char *path) noexcept
+{
+	EngineOptions o;
+	o.path = path;
+	o.compression = Compression::kLz4;
+	o.zstd_bottommost = true;
+	o.block_cache_bytes = UINT64_C(64) << 20;
+	o.write_buffer_bytes = UINT64_C(64) << 20;
+	o.row_id_reserve_step = 65536;
+	return o;
+}
+
+/* EngineOpen opens the process's single RocksDB instance. */
+EngineStatus
+EngineOpen(const EngineOptions &options) noexcept
+{
+	try
+	{
+		if (g_db != nullptr)
+			return MakeStatus(EngineCode::kInvalid, "ledger_am storage engine is already open");
+		if (options.path == nullptr || options.path[0] == '\0')
+			return MakeStatus(EngineCode::kInvalid, "ledger_am storage engine path is empty");
+
+		rocksdb::Options ro;
+		ro.create_if_missing = true;
+		ro.compression = ToRocksCompression(options.compression);
+		if (options.zstd_bottommost)
+			ro.bottommost_compression = rocksdb::kZSTD;
+		ro.write_buffer_size = static_cast<size_t>(options.write_buffer_bytes);
+		ro.max_background_jobs = 2;
+		ro.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+		/* RocksDB 7.8 forces this to 0 under kPointInTimeRecovery anyway. */
+		ro.recycle_log_file_num = 0;
+		/* Unsynced writes must reach the OS at Write() time so a kill -9 of
+		 * the worker loses nothing; only an OS crash can lose unsynced rows. */
+		ro.manual_wal_flush = false;
+		ro.avoid_flush_during_shutdown = false;
+
+		rocksdb::BlockBasedTableOptions table;
+		table.block_cache = rocksdb::NewLRUCache(static_cast<size_t>(options.block_cache_bytes));
+		table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+		table.whole_key_filtering = true;
+		table.format_version = 5;
+		table.block_size = 16 * 1024;
+		ro.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+
+		rocksdb::DB *db = nullptr;
+		rocksdb::Status s = rocksdb::DB::Open(ro, options.path, &db);
+		if (!s.ok())
+		{
+			delete db;
+			return FromRocks(s);
+		}
+		g_db = db;
+		g_reserve_step = options.row_id_reserve_step;
+		g_tables.clear();
+		return OkStatus();
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
+/* EngineClose syncs the WAL, flushes memtables and closes the instance. */
+void
+EngineClose() noexcept
+{
+	try
+	{
+		g_tables.clear();
+		if (g_db == nullptr)
+			return;
+		/* Nothing to report to: errors here are dropped, the WAL on disk is
+		 * what recovery will use anyway. */
+		(void) g_db->FlushWAL(true);
+		(void) g_db->Close();
+		delete g_db;
+		g_db = nullptr;
+	}
+	catch (...)
+	{
+		g_db = nullptr;
+	}
+}
+
+/* EngineAppend writes nrows rows under fresh consecutive ids in one batch. */
+EngineStatus
+EngineAppend(const TableId &t, const RowSlice *rows, uint32_t nrows, uint64_t *first_row_id) noexcept
+{
+	try
+	{
+		if (g_db == nullptr)
+			return NotOpen();
+		if (nrows > 0 && rows == nullptr)
+			return MakeStatus(EngineCode::kInvalid, "append of rows with no row array");
+		TableState *st;
+		EngineStatus es = LoadTableState(t, &st);
+		if (!es.ok())
+			return es;
+
+		uint64_t first = st->next;
+		*first_row_id = first;
+		if (nrows == 0)
+			return OkStatus();
+		if (first > kMaxRowId || nrows - 1 > kMaxRowId - first || !RowIdIsMappable(first + nrows - 1))
+		{
+			char msg[160];
+			std::snprintf(msg, sizeof(msg),
+						  "table is full: row ids from %llu for %u rows exceed the maximum %llu",
+						  static_cast<unsigned long long>(first), nrows,
+						  static_cast<unsigned long long>(kMaxRowId));
+			return MakeStatus(EngineCode::kInvalid, msg);
+		}
+		uint64_t end = first + nrows;
+		es = EnsureReserved(t, st, end);
+		if (!es.ok())
+			return es;
+
+		rocksdb::WriteBatch batch;
+		for (uint32_t i = 0; i < nrows; i++)
+		{
+			rocksdb::Status s = batch.Put(RowKey(t, first + i), rocksdb::Slice(rows[i].data, rows[i].len));
+			if (!s.ok())
+				return FromRocks(s);
+		}
+		/* Advance before writing: a failed Write may still have reached the
+		 * WAL, and ids are cheap, so never hand these out again. */
+		st->next = end;
+		rocksdb::WriteOptions wo;
+		wo.sync = false;
+		return FromRocks(g_db->Write(wo, &batch));
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
+/* EngineWriteRowAt writes one row at an explicit id above the high-water mark. */
+EngineStatus
+EngineWriteRowAt(const TableId &t, uint64_t row_id, const RowSlice &row) noexcept
+{
+	try
+	{
+		if (g_db == nullptr)
+			return NotOpen();
+		if (!RowIdIsMappable(row_id))
+			return MakeStatus(EngineCode::kInvalid, "row id exceeds the maximum mappable row id");
+		TableState *st;
+		EngineStatus es = LoadTableState(t, &st);
+		if (!es.ok())
+			return es;
+		if (row_id < st->next)
+			return MakeStatus(EngineCode::kKeyExists,
+							  "row key exists or is below the table's high-water mark");
+		es = EnsureReserved(t, st, row_id + 1);
+		if (!es.ok())
+			return es;
+		st->next = row_id + 1;
+		rocksdb::WriteOptions wo;
+		wo.sync = false;
+		return FromRocks(g_db->Put(wo, RowKey(t, row_id), rocksdb::Slice(row.data, row.len)));
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
+/* EngineSync makes every write so far durable with one WAL fsync. */
+EngineStatus
+EngineSync() noexcept
+{
+	try
+	{
+		if (g_db == nullptr)
+			return NotOpen();
+		return FromRocks(g_db->FlushWAL(true));
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
+/* EngineGet copies one row into buf as a framed record. */
+EngineStatus
+EngineGet(const TableId &t, uint64_t row_id, char *buf, size_t cap, size_t *used) noexcept
+{
+	try
+	{
+		*used = 0;
+		if (g_db == nullptr)
+			return NotOpen();
+		rocksdb::PinnableSlice value;
+		rocksdb::Status s =
+			g_db->Get(rocksdb::ReadOptions(), g_db->DefaultColumnFamily(), RowKey(t, row_id), &value);
+		if (!s.ok())
+			return FromRocks(s);
+		if (value.size() > UINT32_MAX)
+			return MakeStatus(EngineCode::kCorruption, "stored row is larger than 4 GB");
+		RecordWriter w(buf, cap);
+		char *dst = w.Append(row_id, static_cast<uint32_t>(value.size()));
+		if (dst == nullptr)
+		{
+			char msg[120];
+			std::snprintf(msg, sizeof(msg), "row needs %zu bytes, buffer has %zu",
+						  RecordSize(value.size()), cap);
+			return MakeStatus(EngineCode::kBufferTooSmall, msg);
+		}
+		std::memcpy(dst, value.data(), value.size());
+		*used = w.used();
+		return OkStatus();
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
+/* EngineScan fills buf with framed rows of ids in [from, to), in id order or
+ * reversed, and says where to resume. */
+EngineStatus
+EngineScan(const TableId &t, uint64_t from, uint64_t to, bool backward, char *buf, size_t cap,
+		   size_t *used, uint32_t *count, uint64_t *resume, bool *done) noexcept
+{
+	try
+	{
+		*used = 0;
+		*count = 0;
+		*resume = backward ? to : from;
+		*done = false;
+		if (g_db == nullptr)
+			return NotOpen();
+		if (from >= to || from > kMaxRowId)
+		{
+			*done = true;
+			return OkStatus();
+		}
+
+		std::string prefix = TablePrefix(t);
+		std::string lower = RowKey(t, from);
+		std::string upper = TableUpperBound(t, to);
+		rocksdb::Slice lower_slice(lower), upper_slice(upper);
+		rocksdb::ReadOptions ro;
+		ro.iterate_lower_bound = &lower_slice;
+		ro.iterate_upper_bound = &upper_slice;
+		ro.fill_cache = true;
+		std::unique_ptr<rocksdb::Iterator> it(g_db->NewIterator(ro));
+
+		RecordWriter w(buf, cap);
+		if (backward)
+			it->SeekToLast();
+		else
+			it->Seek(lower_slice);
+		for (; it->Valid(); backward ? it->Prev() : it->Next())
+		{
+			TableId kt;
+			uint64_t row_id;
+			rocksdb::Slice key = it->key();
+			if (!HasTablePrefix(key, prefix) || !DecodeRowKey(key.data(), key.size(), &kt, &row_id))
+				return MakeStatus(EngineCode::kCorruption, "malformed row key inside a table's range");
+			rocksdb::Slice value = it->value();
+			if (value.size() > UINT32_MAX)
+				return MakeStatus(EngineCode::kCorruption, "stored row is larger than 4 GB");
+			if (!w.Fits(value.size()))
+			{
+				if (w.count() == 0)
+				{
+					char msg[120];
+					std::snprintf(msg, sizeof(msg), "row needs %zu bytes, buffer has %zu",
+								  RecordSize(value.size()), cap);
+					return MakeStatus(EngineCode::kBufferTooSmall, msg);
+				}
+				/* Buffer full, rows remain: *resume already names the next one. */
+				*used = w.used();
+				*count = w.count();
+				return OkStatus();
+			}
+			char *dst = w.Append(row_id, static_cast<uint32_t>(value.size()));
+			std::memcpy(dst, value.data(), value.size());
+			*resume = backward ? row_id : row_id + 1;
+		}
+		if (!it->status().ok())
+			return FromRocks(it->status());
+		*used = w.used();
+		*count = w.count();
+		*done = true;
+		return OkStatus();
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
+/* EngineDeleteRow removes one row, only if it belongs to transaction xmin. */
+EngineStatus
+EngineDeleteRow(const TableId &t, uint64_t row_id, uint64_t xmin) noexcept
+{
+	try
+	{
+		if (g_db == nullptr)
+			return NotOpen();
+		std::string key = RowKey(t, row_id);
+		rocksdb::PinnableSlice value;
+		rocksdb::Status s = g_db->Get(rocksdb::ReadOptions(), g_db->DefaultColumnFamily(), key, &value);
+		if (!s.ok())
+			return FromRocks(s);
+		RowHeader h;
+		if (!DecodeRowHeader(value.data(), value.size(), &h))
+			return MakeStatus(EngineCode::kCorruption, "stored row has a short or unknown header");
+		if (h.xmin != xmin)
+			return MakeStatus(EngineCode::kInvalid, "row belongs to another transaction");
+		rocksdb::WriteOptions wo;
+		wo.sync = false;
+		return FromRocks(g_db->Delete(wo, key));
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
+/* EngineDropTable removes a table's rows and reservation in one synced batch. */
+EngineStatus
+EngineDropTable(const TableId &t) noexcept
+{
+	try
+	{
+		if (g_db == nullptr)
+			return NotOpen();
+		std::string prefix = TablePrefix(t);
+		rocksdb::WriteBatch batch;
+		rocksdb::Status s = batch.DeleteRange(prefix, PrefixSuccessor(prefix));
+		if (s.ok())
+			s = batch.Delete(ReservationKey(t));
+		if (!s.ok())
+			return FromRocks(s);
+		/* Synced: once Postgres may reuse the relfilenode, the old rows must
+		 * be gone for good, or a crash would resurrect them into a new table. */
+		rocksdb::WriteOptions wo;
+		wo.sync = true;
+		s = g_db->Write(wo, &batch);
+		/* Forget the counter even on failure: it is re-derived from storage. */
+		g_tables.erase(t);
+		return FromRocks(s);
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
+/* EngineDropDatabase removes every table of database db, in every tablespace. */
+EngineStatus
+EngineDropDatabase(uint32_t db) noexcept
+{
+	try
+	{
+		if (g_db == nullptr)
+			return NotOpen();
+		const std::string row_space(1, static_cast<char>(kRowSpace));
+		const std::string meta_space{static_cast<char>(kMetaSpace), static_cast<char>(kMetaReservation)};
+
+		std::vector<uint32_t> row_spcs, meta_spcs;
+		EngineStatus es = CollectTablespaces(row_space, &row_spcs);
+		if (!es.ok())
+			return es;
+		es = CollectTablespaces(meta_space, &meta_spcs);
+		if (!es.ok())
+			return es;
+
+		rocksdb::WriteBatch batch;
+		rocksdb::Status s;
+		for (uint32_t spc : row_spcs)
+		{
+			std::string prefix = DatabasePrefix(spc, db);
+			s = batch.DeleteRange(prefix, PrefixSuccessor(prefix));
+			if (!s.ok())
+				return FromRocks(s);
+		}
+		for (uint32_t spc : meta_spcs)
+		{
+			std::string prefix = meta_space;
+			prefix.resize(meta_space.size() + 8);
+			PutU32BE(&prefix[meta_space.size()], spc);
+			PutU32BE(&prefix[meta_space.size() + 4], db);
+			s = batch.DeleteRange(prefix, PrefixSuccessor(prefix));
+			if (!s.ok())
+				return FromRocks(s);
+		}
+		rocksdb::WriteOptions wo;
+		wo.sync = true; /* see EngineDropTable */
+		s = batch.Count() > 0 ? g_db->Write(wo, &batch) : rocksdb::Status::OK();
+
+		for (auto it = g_tables.begin(); it != g_tables.end();)
+		{
+			if (it->first.db == db)
+				it = g_tables.erase(it);
+			else
+				++it;
+		}
+		return FromRocks(s);
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
+/* EngineNextRowId returns the id the next appended row of t would get. */
+EngineStatus
+EngineNextRowId(const TableId &t, uint64_t *next_row_id) noexcept
+{
+	try
+	{
+		if (g_db == nullptr)
+			return NotOpen();
+		TableState *st;
+		EngineStatus es = LoadTableState(t, &st);
+		if (!es.ok())
+			return es;
+		*next_row_id = st->next;
+		return OkStatus();
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
+/* EngineSetNextRowId moves t's next row id forward, durably reserving it. */
+EngineStatus
+EngineSetNextRowId(const TableId &t, uint64_t next_row_id) noexcept
+{
+	try
+	{
+		if (g_db == nullptr)
+			return NotOpen();
+		if (next_row_id > kRowIdLimit)
+			return MakeStatus(EngineCode::kInvalid, "next row id exceeds the maximum mappable row id");
+		TableState *st;
+		EngineStatus es = LoadTableState(t, &st);
+		if (!es.ok())
+			return es;
+		if (next_row_id <= st->next)
+			return OkStatus();
+		/* Reserve first: ids below the new value may be handed out by a
+		 * caller that trusts them, so they must survive a restart. */
+		es = EnsureReserved(t, st, next_row_id);
+		if (!es.ok())
+			return es;
+		st->next = next_row_id;
+		return OkStatus();
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
+/* EngineTableStats reports a table's approximate bytes and exact row count. */
+EngineStatus
+EngineTableStats(const TableId &t, uint64_t *bytes, uint64_t *rows) noexcept
+{
+	try
+	{
+		*bytes = 0;
+		*rows = 0;
+		if (g_db == nullptr)
+			return NotOpen();
+		std::string lower = TablePrefix(t);
+		std::string upper = PrefixSuccessor(lower);
+		rocksdb::Range range(lower, upper);
+		rocksdb::SizeApproximationOptions so;
+		so.include_memtables = true;
+		so.include_files = true;
+		uint64_t size = 0;
+		rocksdb::Status s = g_db->GetApproximateSizes(so, g_db->DefaultColumnFamily(), &range, 1, &size);
+		if (!s.ok())
+			return FromRocks(s);
+
+		rocksdb::Slice lower_slice(lower), upper_slice(upper);
+		rocksdb::ReadOptions ro;
+		ro.iterate_lower_bound = &lower_slice;
+		ro.iterate_upper_bound = &upper_slice;
+		/* A full count must not evict the working set from the block cache. */
+		ro.fill_cache = false;
+		std::unique_ptr<rocksdb::Iterator> it(g_db->NewIterator(ro));
+		uint64_t n = 0;
+		for (it->Seek(lower_slice); it->Valid(); it->Next())
+			n++;
+		if (!it->status().ok())
+			return FromRocks(it->status());
+		*bytes = size;
+		*rows = n;
+		return OkStatus();
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
+/* EngineTotalBytes returns the instance's SST bytes plus live WAL bytes.
+ * "rocksdb.total-sst-files-size" counts every SST still on disk (including
+ * ones an open iterator pins), which is what the disk actually holds;
+ * WAL sizes come from RocksDB's own list of live logs, so stray files in the
+ * directory (LOG, OPTIONS, MANIFEST, a few KB) are left out. */
+EngineStatus
+EngineTotalBytes(uint64_t *bytes) noexcept
+{
+	try
+	{
+		*bytes = 0;
+		if (g_db == nullptr)
+			return NotOpen();
+		uint64_t sst = 0;
+		if (!g_db->GetIntProperty(rocksdb::DB::Properties::kTotalSstFilesSize, &sst))
+			return MakeStatus(EngineCode::kOther, "property rocksdb.total-sst-files-size unavailable");
+		rocksdb::VectorLogPtr wals;
+		rocksdb::Status s = g_db->GetSortedWalFiles(wals);
+		if (!s.ok())
+			return FromRocks(s);
+		uint64_t wal = 0;
+		for (const auto &f : wals)
+			wal += f->SizeFileBytes();
+		*bytes = sst + wal;
+		return OkStatus();
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
+/* EngineCompactTable compacts a table's key range down to the bottom level. */
+EngineStatus
+EngineCompactTable(const TableId &t) noexcept
+{
+	try
+	{
+		if (g_db == nullptr)
+			return NotOpen();
+		std::string lower = TablePrefix(t);
+		std::string upper = PrefixSuccessor(lower);
+		rocksdb::Slice begin(lower), end(upper);
+		rocksdb::CompactRangeOptions co;
+		/* Rewrite bottommost files too: that is where deletions are purged and
+		 * where the (zstd) bottommost compression applies. */
+		co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+		return FromRocks(g_db->CompactRange(co, &begin, &end));
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
+} // namespace ledger_am

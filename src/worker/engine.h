@@ -1,0 +1,121 @@
+/*
+ * engine.h: the RocksDB engine wrapper owned by the storage worker.
+ *
+ * No PostgreSQL header, no PostgreSQL call: safe on any thread. Every entry
+ * point is noexcept and reports failure through EngineStatus; no C++ exception
+ * ever leaves this layer (this is one half of the error boundary, see
+ * src/worker/storage_worker.cc for the other). Not thread-safe: the storage
+ * worker's main loop is its only caller.
+ *
+ * Rows are appended with engine-assigned, strictly increasing row ids; the
+ * engine refuses to write a row key at or below a table's highest id, so a
+ * stored row can never be overwritten.
+ */
+#ifndef LEDGER_AM_WORKER_ENGINE_H
+#define LEDGER_AM_WORKER_ENGINE_H
+
+#include <cstddef>
+#include <cstdint>
+
+#include "channel/status.h"
+#include "codec/keys.h"
+
+namespace ledger_am {
+
+
+struct EngineStatus
+{
+	EngineCode code;
+	char message[240];
+
+	bool ok() const { return code == EngineCode::kOk; }
+};
+
+enum class Compression : int32_t
+{
+	kNone = 0,
+	kLz4 = 1,
+	kZstd = 2,
+};
+
+struct EngineOptions
+{
+	const char *path;		  /* directory of the RocksDB instance */
+	Compression compression;  /* for all levels but the bottommost */
+	bool zstd_bottommost;	  /* ZSTD on the bottommost level */
+	uint64_t block_cache_bytes;
+	uint64_t write_buffer_bytes;
+	uint64_t row_id_reserve_step; /* row ids reserved (durably) ahead of use */
+};
+
+/* EngineDefaultOptions returns the options used unless the caller overrides them. */
+EngineOptions EngineDefaultOptions(const char *path) noexcept;
+
+/* EngineOpen opens (creating if needed) the instance; one per process. */
+EngineStatus EngineOpen(const EngineOptions &options) noexcept;
+
+/* EngineClose flushes and closes the instance; safe if not open. */
+void EngineClose() noexcept;
+
+/* A row handed to EngineAppend: value = row header + payload. */
+struct RowSlice
+{
+	const char *data;
+	uint32_t len;
+};
+
+/* EngineAppend writes nrows rows of table t in one WriteBatch (not synced),
+ * assigning consecutive row ids starting at *first_row_id. */
+EngineStatus EngineAppend(const TableId &t, const RowSlice *rows, uint32_t nrows,
+						  uint64_t *first_row_id) noexcept;
+
+/* EngineWriteRowAt writes one row at an explicit id: refused (kKeyExists) if
+ * the id is not above every id the table has used. Used by tests and tools. */
+EngineStatus EngineWriteRowAt(const TableId &t, uint64_t row_id, const RowSlice &row) noexcept;
+
+/* EngineSync makes every write so far durable (one WAL fsync). */
+EngineStatus EngineSync() noexcept;
+
+/* EngineGet copies row `row_id` as one framed record into buf. */
+EngineStatus EngineGet(const TableId &t, uint64_t row_id, char *buf, size_t cap,
+					   size_t *used) noexcept;
+
+/* EngineScan copies framed records of rows with ids in [from, to) in id order
+ * (descending if backward) into buf, stopping when it is full. *resume is the
+ * id to continue from (exclusive bound when backward); *done is set when the
+ * range is exhausted. A row larger than cap gives kBufferTooSmall. */
+EngineStatus EngineScan(const TableId &t, uint64_t from, uint64_t to, bool backward,
+						char *buf, size_t cap, size_t *used, uint32_t *count,
+						uint64_t *resume, bool *done) noexcept;
+
+/* EngineDeleteRow removes one row whose header xmin equals `xmin` (the
+ * inserter's own speculative row, or an aborted row during VACUUM). */
+EngineStatus EngineDeleteRow(const TableId &t, uint64_t row_id, uint64_t xmin) noexcept;
+
+/* EngineDropTable removes every row and the metadata of a table. */
+EngineStatus EngineDropTable(const TableId &t) noexcept;
+
+/* EngineDropDatabase removes every table of a database (all tablespaces). */
+EngineStatus EngineDropDatabase(uint32_t db) noexcept;
+
+/* EngineNextRowId returns the id the next appended row of t would get. */
+EngineStatus EngineNextRowId(const TableId &t, uint64_t *next_row_id) noexcept;
+
+/* EngineSetNextRowId moves a table's next row id forward (never back). */
+EngineStatus EngineSetNextRowId(const TableId &t, uint64_t next_row_id) noexcept;
+
+/* EngineTableStats returns on-disk bytes (SST files + memtables) and the
+ * number of stored rows of t (counted by iteration). */
+EngineStatus EngineTableStats(const TableId &t, uint64_t *bytes, uint64_t *rows) noexcept;
+
+/* EngineTotalBytes returns the on-disk size of the whole instance directory's
+ * live SST and WAL files. */
+EngineStatus EngineTotalBytes(uint64_t *bytes) noexcept;
+
+/* EngineCompactTable compacts a table's key range (used before size reports
+ * in benchmarks and by VACUUM after deletions). */
+EngineStatus EngineCompactTable(const TableId &t) noexcept;
+
+} // namespace ledger_am
+
+#endif

@@ -1,0 +1,322 @@
+/*
+ * storage_worker.cc: the ledger_am storage worker, the one process that owns
+ * the cluster's RocksDB instance under $PGDATA/ledger_am.
+ *
+ * Its loop scans the channel slots for posted requests and serves them with
+ * the engine (engine.h: no Postgres code, no exceptions past its API). All
+ * WAL sync requests found in one pass share one RocksDB sync: group commit.
+ * Scans are stateless here (each chunk request seeks anew), so a backend that
+ * errors out or disconnects mid-scan leaves nothing behind.
+ *
+ * This file is the Postgres half of the error boundary: engine results come
+ * back as EngineStatus values and are passed to backends as codes; the only
+ * ereport here is FATAL at start-up when the engine cannot open.
+ */
+#include "module.h"
+
+extern "C" {
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "utils/guc.h"
+#include "utils/wait_event.h"
+}
+
+#include <signal.h>
+
+#include "channel/channel.h"
+#include "codec/row_codec.h"
+#include "worker/engine.h"
+
+using ledger_am::ChannelSlot;
+using ledger_am::EngineCode;
+using ledger_am::EngineStatus;
+
+/* set_result copies an engine status into a slot's response. */
+static void
+set_result(ChannelSlot *slot, const EngineStatus &st)
+{
+	slot->status = static_cast<int32>(st.code);
+	strlcpy(slot->message, st.message, sizeof(slot->message));
+}
+
+/* complete hands a processed slot back to its backend. */
+static void
+complete(ChannelSlot *slot)
+{
+	Latch	   *latch = slot->client_latch;
+
+	pg_write_barrier();
+	pg_atomic_write_u32(&slot->state, ledger_am::kSlotDone);
+	if (latch)
+		SetLatch(latch);
+}
+
+/* serve_append appends the framed rows of a request. */
+static EngineStatus
+serve_append(ChannelSlot *slot, char *data)
+{
+	ledger_am::RecordReader reader(data, slot->data_len);
+	uint32		n = (uint32) slot->arg1;
+	ledger_am::RowSlice *rows = (ledger_am::RowSlice *) palloc(sizeof(ledger_am::RowSlice) * Max(n, 1));
+	uint32		got = 0;
+	uint64		row_id;
+	const char *value;
+	uint32		len;
+	EngineStatus st;
+
+	while (got < n && reader.Next(&row_id, &value, &len))
+	{
+		rows[got].data = value;
+		rows[got].len = len;
+		got++;
+	}
+	if (got != n || !reader.ok())
+	{
+		st.code = EngineCode::kInvalid;
+		strlcpy(st.message, "malformed append request", sizeof(st.message));
+	}
+	else
+		st = ledger_am::EngineAppend(slot->table, rows, n, &slot->out1);
+	pfree(rows);
+	slot->data_len = 0;
+	return st;
+}
+
+/* serve serves one non-sync request. */
+static void
+serve(ChannelSlot *slot)
+{
+	char	   *data = ledger_am::ChannelSlotData(slot);
+	size_t		cap = ledger_channel->buffer_size;
+	EngineStatus st;
+	size_t		used = 0;
+
+	slot->out_flags = 0;
+	slot->out_count = 0;
+	slot->out1 = 0;
+	slot->out2 = 0;
+	switch (slot->op)
+	{
+		case ledger_am::kOpPing:
+			st = EngineStatus{EngineCode::kOk, ""};
+			slot->data_len = 0;
+			break;
+		case ledger_am::kOpAppend:
+			st = serve_append(slot, data);
+			break;
+		case ledger_am::kOpGet:
+			st = ledger_am::EngineGet(slot->table, slot->arg1, data, cap, &used);
+			slot->data_len = (uint32) used;
+			break;
+		case ledger_am::kOpScan:
+			{
+				bool		done = false;
+				uint32		count = 0;
+
+				st = ledger_am::EngineScan(slot->table, slot->arg1, slot->arg2,
+										   (slot->flags & ledger_am::kScanBackward) != 0,
+										   data, cap, &used, &count, &slot->out1, &done);
+				slot->data_len = (uint32) used;
+				slot->out_count = count;
+				slot->out_flags = done ? ledger_am::kScanDone : 0;
+				break;
+			}
+		case ledger_am::kOpDeleteRow:
+			st = ledger_am::EngineDeleteRow(slot->table, slot->arg1, slot->arg2);
+			slot->data_len = 0;
+			break;
+		case ledger_am::kOpDropTable:
+			st = ledger_am::EngineDropTable(slot->table);
+			slot->data_len = 0;
+			break;
+		case ledger_am::kOpDropDatabase:
+			st = ledger_am::EngineDropDatabase((uint32) slot->arg1);
+			slot->data_len = 0;
+			break;
+		case ledger_am::kOpNextRowId:
+			st = ledger_am::EngineNextRowId(slot->table, &slot->out1);
+			slot->data_len = 0;
+			break;
+		case ledger_am::kOpSetNextRowId:
+			st = ledger_am::EngineSetNextRowId(slot->table, slot->arg1);
+			slot->data_len = 0;
+			break;
+		case ledger_am::kOpTableStats:
+			st = ledger_am::EngineTableStats(slot->table, &slot->out1, &slot->out2);
+			slot->data_len = 0;
+			break;
+		case ledger_am::kOpCompactTable:
+			st = ledger_am::EngineCompactTable(slot->table);
+			slot->data_len = 0;
+			break;
+		default:
+			st.code = EngineCode::kInvalid;
+			snprintf(st.message, sizeof(st.message), "unknown request %u", slot->op);
+			slot->data_len = 0;
+			break;
+	}
+	set_result(slot, st);
+}
+
+static volatile sig_atomic_t shutdown_requested = false;
+
+/* worker_sigterm asks the loop to finish and close RocksDB cleanly. */
+static void
+worker_sigterm(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	shutdown_requested = true;
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
+
+/* worker_exit stops advertising the worker and closes the engine. */
+static void
+worker_exit(int code, Datum arg)
+{
+	if (ledger_channel)
+		pg_atomic_write_u32(&ledger_channel->worker_pid, 0);
+	ledger_am::EngineClose();
+}
+
+/* reset_stale_slots fails requests posted to a previous worker incarnation. */
+static void
+reset_stale_slots(void)
+{
+	for (uint32 i = 0; i < ledger_channel->nslots; i++)
+	{
+		ChannelSlot *slot = ledger_am::ChannelGetSlot(ledger_channel, i);
+
+		if (pg_atomic_read_u32(&slot->state) == ledger_am::kSlotPosted)
+		{
+			slot->status = static_cast<int32>(EngineCode::kWorkerRestarted);
+			strlcpy(slot->message, "the storage worker restarted", sizeof(slot->message));
+			slot->data_len = 0;
+			complete(slot);
+		}
+	}
+}
+
+/* open_engine opens RocksDB with every signal blocked, so the threads
+ * RocksDB starts inherit a mask that never diverts Postgres' signals. */
+static void
+open_engine(void)
+{
+	char		path[MAXPGPATH];
+	sigset_t	all;
+	sigset_t	old;
+	EngineStatus st;
+	ledger_am::EngineOptions opts;
+
+	snprintf(path, sizeof(path), "%s/ledger_am", DataDir);
+	opts = ledger_am::EngineDefaultOptions(path);
+	switch (ledger_compression)
+	{
+		case LEDGER_COMPRESSION_NONE:
+			opts.compression = ledger_am::Compression::kNone;
+			opts.zstd_bottommost = false;
+			break;
+		case LEDGER_COMPRESSION_ZSTD:
+			opts.compression = ledger_am::Compression::kZstd;
+			break;
+		default:
+			opts.compression = ledger_am::Compression::kLz4;
+			break;
+	}
+	opts.block_cache_bytes = (uint64) ledger_block_cache_mb * 1024 * 1024;
+	opts.write_buffer_bytes = (uint64) ledger_write_buffer_mb * 1024 * 1024;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	st = ledger_am::EngineOpen(opts);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!st.ok())
+		ereport(FATAL,
+				(errcode(ERRCODE_IO_ERROR),
+				 errmsg("ledger_am storage worker could not open \"%s\": %s", path, st.message)));
+}
+
+extern "C" void
+ledger_am_worker_main(Datum arg)
+{
+	uint32	   *sync_slots;
+	uint32		nslots;
+
+	pqsignal(SIGTERM, worker_sigterm);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+
+	if (ledger_channel == NULL)
+		ereport(FATAL, (errmsg("ledger_am channel is not initialised")));
+	nslots = ledger_channel->nslots;
+	sync_slots = (uint32 *) palloc(sizeof(uint32) * nslots);
+
+	open_engine();
+	on_shmem_exit(worker_exit, 0);
+
+	ledger_channel->worker_latch = MyLatch;
+	pg_atomic_fetch_add_u64(&ledger_channel->generation, 1);
+	reset_stale_slots();
+	pg_write_barrier();
+	pg_atomic_write_u32(&ledger_channel->worker_pid, (uint32) MyProcPid);
+	elog(LOG, "ledger_am storage worker started (%u channel slots of %u kB)",
+		 nslots, ledger_channel->buffer_size / 1024);
+
+	while (!shutdown_requested)
+	{
+		uint32		nsync = 0;
+		bool		worked = false;
+
+		ResetLatch(MyLatch);
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		for (uint32 i = 0; i < nslots; i++)
+		{
+			ChannelSlot *slot = ledger_am::ChannelGetSlot(ledger_channel, i);
+
+			if (pg_atomic_read_u32(&slot->state) != ledger_am::kSlotPosted)
+				continue;
+			pg_read_barrier();
+			worked = true;
+			if (slot->op == ledger_am::kOpSync)
+			{
+				sync_slots[nsync++] = i;
+				continue;
+			}
+			serve(slot);
+			complete(slot);
+		}
+
+		/* Group commit: one WAL sync answers every sync request of this pass. */
+		if (nsync > 0)
+		{
+			EngineStatus st = ledger_am::EngineSync();
+
+			for (uint32 j = 0; j < nsync; j++)
+			{
+				ChannelSlot *slot = ledger_am::ChannelGetSlot(ledger_channel, sync_slots[j]);
+
+				slot->data_len = 0;
+				set_result(slot, st);
+				complete(slot);
+			}
+		}
+
+		if (!worked)
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10000L,
+							 PG_WAIT_EXTENSION);
+	}
+
+	elog(LOG, "ledger_am storage worker shutting down");
+	proc_exit(0);
+}

@@ -1,0 +1,779 @@
+/*
+ * engine_test.cc: the RocksDB engine wrapper (worker/engine.h) against a real
+ * RocksDB instance in a fresh temporary directory per test.
+ *
+ * The promises checked here are the ones the rest of ledger_am builds on: row
+ * ids are consecutive and never reused (not after a reopen, not after a
+ * kill -9), a stored row is never overwritten, scans resume exactly, drops
+ * remove exactly what they name.
+ */
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <unistd.h>
+
+#include "codec/keys.h"
+#include "codec/row_codec.h"
+#include "codec/tid_map.h"
+#include "worker/engine.h"
+
+using namespace ledger_am;
+
+namespace ledger_am {
+
+/* PrintTo names a Compression in test names and failure messages. */
+void
+PrintTo(Compression c, std::ostream *os)
+{
+	static const char *const names[] = {"kNone", "kLz4", "kZstd"};
+	*os << names[static_cast<int>(c)];
+}
+
+} // namespace ledger_am
+
+namespace {
+
+/* Row is one row read back: its id and stored value. */
+using Row = std::pair<uint64_t, std::string>;
+
+/* MakeRow builds a stored value: row header for xmin + payload. */
+std::string
+MakeRow(uint64_t xmin, const std::string &payload)
+{
+	std::string v(kRowHeaderSize, '\0');
+	EncodeRowHeader(&v[0], xmin, 0);
+	return v + payload;
+}
+
+/* Payload returns a distinct, variable-length payload for row i. */
+std::string
+Payload(uint64_t i)
+{
+	return "row-" + std::to_string(i) + std::string(i % 37, static_cast<char>('a' + i % 26));
+}
+
+/* Slices views a vector of values as RowSlices (valid while values lives). */
+std::vector<RowSlice>
+Slices(const std::vector<std::string> &values)
+{
+	std::vector<RowSlice> out;
+	for (const auto &v : values)
+		out.push_back(RowSlice{v.data(), static_cast<uint32_t>(v.size())});
+	return out;
+}
+
+/* Append appends values to t and returns the first assigned id. */
+uint64_t
+Append(const TableId &t, const std::vector<std::string> &values)
+{
+	std::vector<RowSlice> slices = Slices(values);
+	uint64_t first = UINT64_MAX;
+	EngineStatus st = EngineAppend(t, slices.data(), static_cast<uint32_t>(slices.size()), &first);
+	EXPECT_TRUE(st.ok()) << st.message;
+	return first;
+}
+
+/* AppendN appends n rows with xmin and the standard payloads numbered from base. */
+uint64_t
+AppendN(const TableId &t, uint64_t n, uint64_t xmin = 100, uint64_t base = 0)
+{
+	std::vector<std::string> values;
+	for (uint64_t i = 0; i < n; i++)
+		values.push_back(MakeRow(xmin, Payload(base + i)));
+	return Append(t, values);
+}
+
+/* Decode reads all records of a buffer. */
+std::vector<Row>
+Decode(const char *buf, size_t used)
+{
+	std::vector<Row> rows;
+	RecordReader r(buf, used);
+	uint64_t id;
+	const char *value;
+	uint32_t len;
+	while (r.Next(&id, &value, &len))
+		rows.emplace_back(id, std::string(value, len));
+	EXPECT_TRUE(r.ok());
+	return rows;
+}
+
+/* ScanAll scans [from, to) to exhaustion with a cap-byte buffer, following
+ * *resume as a caller would; *calls counts the EngineScan calls. */
+std::vector<Row>
+ScanAll(const TableId &t, uint64_t from, uint64_t to, bool backward, size_t cap, int *calls = nullptr)
+{
+	std::vector<uint64_t> storage((cap + 7) / 8 + 1); /* 8-byte aligned buffer */
+	char *buf = reinterpret_cast<char *>(storage.data());
+	std::vector<Row> all;
+	int n = 0;
+	for (;;)
+	{
+		size_t used = 0;
+		uint32_t count = 0;
+		uint64_t resume = 0;
+		bool done = false;
+		EngineStatus st = EngineScan(t, from, to, backward, buf, cap, &used, &count, &resume, &done);
+		EXPECT_TRUE(st.ok()) << st.message;
+		if (!st.ok())
+			break;
+		n++;
+		std::vector<Row> rows = Decode(buf, used);
+		EXPECT_EQ(rows.size(), count);
+		all.insert(all.end(), rows.begin(), rows.end());
+		if (done)
+			break;
+		EXPECT_GT(count, 0u) << "a scan that is not done must make progress";
+		if (count == 0)
+			break;
+		if (backward)
+			to = resume;
+		else
+			from = resume;
+	}
+	if (calls)
+		*calls = n;
+	return all;
+}
+
+/* GetRow reads one row's value; returns the status code. */
+EngineCode
+GetRow(const TableId &t, uint64_t id, std::string *value)
+{
+	alignas(8) char buf[4096];
+	size_t used = 0;
+	EngineStatus st = EngineGet(t, id, buf, sizeof(buf), &used);
+	if (st.ok())
+	{
+		std::vector<Row> rows = Decode(buf, used);
+		EXPECT_EQ(rows.size(), 1u);
+		if (rows.size() == 1)
+		{
+			EXPECT_EQ(rows[0].first, id);
+			*value = rows[0].second;
+		}
+	}
+	return st.code;
+}
+
+/* NextId returns EngineNextRowId(t). */
+uint64_t
+NextId(const TableId &t)
+{
+	uint64_t next = UINT64_MAX;
+	EngineStatus st = EngineNextRowId(t, &next);
+	EXPECT_TRUE(st.ok()) << st.message;
+	return next;
+}
+
+/* Stats returns (bytes, rows) of t. */
+std::pair<uint64_t, uint64_t>
+Stats(const TableId &t)
+{
+	uint64_t bytes = 0, rows = 0;
+	EngineStatus st = EngineTableStats(t, &bytes, &rows);
+	EXPECT_TRUE(st.ok()) << st.message;
+	return {bytes, rows};
+}
+
+/* TempDirGuard closes the engine and removes a test's directory on every
+ * exit path, failed assertions included. */
+class TempDirGuard
+{
+public:
+	explicit TempDirGuard(std::string dir) : dir_(std::move(dir)) {}
+	~TempDirGuard()
+	{
+		EngineClose();
+		std::error_code ec;
+		std::filesystem::remove_all(dir_, ec);
+	}
+	TempDirGuard(const TempDirGuard &) = delete;
+	TempDirGuard &operator=(const TempDirGuard &) = delete;
+
+private:
+	std::string dir_;
+};
+
+const TableId kT1{1663, 5, 16384};
+const TableId kT2{1663, 5, 16385};
+
+/* EngineTest gives every test a fresh instance directory, opened with defaults. */
+class EngineTest : public ::testing::Test
+{
+protected:
+	void SetUp() override
+	{
+		char tmpl[] = "/tmp/ledger_am_engine_XXXXXX";
+		ASSERT_NE(mkdtemp(tmpl), nullptr);
+		dir_ = tmpl;
+		ASSERT_TRUE(Open().ok());
+	}
+
+	void TearDown() override
+	{
+		EngineClose();
+		std::error_code ec;
+		std::filesystem::remove_all(dir_, ec);
+	}
+
+	/* Open opens the test's instance with defaults adjusted by the test. */
+	EngineStatus Open()
+	{
+		EngineOptions o = EngineDefaultOptions(dir_.c_str());
+		o.block_cache_bytes = 8 << 20;
+		o.write_buffer_bytes = 4 << 20;
+		if (reserve_step_ != UINT64_MAX)
+			o.row_id_reserve_step = reserve_step_;
+		return EngineOpen(o);
+	}
+
+	/* Reopen closes and reopens the instance, as a worker restart would. */
+	void Reopen()
+	{
+		EngineClose();
+		EngineStatus st = Open();
+		ASSERT_TRUE(st.ok()) << st.message;
+	}
+
+	std::string dir_;
+	uint64_t reserve_step_ = UINT64_MAX;
+};
+
+} // namespace
+
+TEST_F(EngineTest, AppendAssignsConsecutiveIds)
+{
+	EXPECT_EQ(NextId(kT1), 0u);
+	EXPECT_EQ(AppendN(kT1, 3), 0u);
+	EXPECT_EQ(AppendN(kT1, 2, 100, 3), 3u);
+	EXPECT_EQ(AppendN(kT1, 1, 100, 5), 5u);
+	EXPECT_EQ(NextId(kT1), 6u);
+	/* Tables count independently. */
+	EXPECT_EQ(AppendN(kT2, 4), 0u);
+	EXPECT_EQ(NextId(kT1), 6u);
+	/* An empty append hands out nothing. */
+	uint64_t first = 0;
+	EXPECT_TRUE(EngineAppend(kT1, nullptr, 0, &first).ok());
+	EXPECT_EQ(first, 6u);
+	EXPECT_EQ(NextId(kT1), 6u);
+
+	std::vector<Row> rows = ScanAll(kT1, 0, UINT64_MAX, false, 1 << 16);
+	ASSERT_EQ(rows.size(), 6u);
+	for (uint64_t i = 0; i < 6; i++)
+	{
+		EXPECT_EQ(rows[i].first, i);
+		EXPECT_EQ(rows[i].second, MakeRow(100, Payload(i)));
+	}
+}
+
+TEST_F(EngineTest, ScanForwardWithResumeAcrossSmallBuffers)
+{
+	const uint64_t n = 500;
+	AppendN(kT1, n);
+	AppendN(kT2, 10); /* a neighbour table must never leak into kT1's scan */
+	int calls = 0;
+	/* 256 bytes holds only a few rows: many resumes. */
+	std::vector<Row> rows = ScanAll(kT1, 0, UINT64_MAX, false, 256, &calls);
+	ASSERT_EQ(rows.size(), n);
+	EXPECT_GT(calls, 50);
+	for (uint64_t i = 0; i < n; i++)
+	{
+		ASSERT_EQ(rows[i].first, i);
+		ASSERT_EQ(rows[i].second, MakeRow(100, Payload(i)));
+	}
+	/* A sub-range: from inclusive, to exclusive. */
+	rows = ScanAll(kT1, 100, 117, false, 200);
+	ASSERT_EQ(rows.size(), 17u);
+	EXPECT_EQ(rows.front().first, 100u);
+	EXPECT_EQ(rows.back().first, 116u);
+}
+
+TEST_F(EngineTest, ScanBackwardWithResumeAcrossSmallBuffers)
+{
+	const uint64_t n = 500;
+	AppendN(kT1, n);
+	AppendN(kT2, 10);
+	int calls = 0;
+	std::vector<Row> rows = ScanAll(kT1, 0, UINT64_MAX, true, 256, &calls);
+	ASSERT_EQ(rows.size(), n);
+	EXPECT_GT(calls, 50);
+	for (uint64_t i = 0; i < n; i++)
+	{
+		ASSERT_EQ(rows[i].first, n - 1 - i);
+		ASSERT_EQ(rows[i].second, MakeRow(100, Payload(n - 1 - i)));
+	}
+	rows = ScanAll(kT1, 100, 117, true, 200);
+	ASSERT_EQ(rows.size(), 17u);
+	EXPECT_EQ(rows.front().first, 116u);
+	EXPECT_EQ(rows.back().first, 100u);
+}
+
+TEST_F(EngineTest, ScanResumeAndDoneReported)
+{
+	AppendN(kT1, 10);
+	alignas(8) char buf[4096];
+	size_t used;
+	uint32_t count;
+	uint64_t resume;
+	bool done;
+	/* Room for exactly 3 records of row 0..2's size class. */
+	size_t cap = RecordSize(MakeRow(100, Payload(0)).size()) + RecordSize(MakeRow(100, Payload(1)).size()) +
+				 RecordSize(MakeRow(100, Payload(2)).size());
+	ASSERT_TRUE(EngineScan(kT1, 0, UINT64_MAX, false, buf, cap, &used, &count, &resume, &done).ok());
+	EXPECT_EQ(count, 3u);
+	EXPECT_EQ(used, cap);
+	EXPECT_EQ(resume, 3u);
+	EXPECT_FALSE(done);
+
+	ASSERT_TRUE(EngineScan(kT1, 0, 10, true, buf, sizeof(buf), &used, &count, &resume, &done).ok());
+	EXPECT_EQ(count, 10u);
+	EXPECT_TRUE(done);
+
+	/* Empty and inverted ranges are done at once. */
+	ASSERT_TRUE(EngineScan(kT1, 5, 5, false, buf, sizeof(buf), &used, &count, &resume, &done).ok());
+	EXPECT_EQ(count, 0u);
+	EXPECT_TRUE(done);
+	ASSERT_TRUE(EngineScan(kT1, 7, 3, true, buf, sizeof(buf), &used, &count, &resume, &done).ok());
+	EXPECT_EQ(count, 0u);
+	EXPECT_TRUE(done);
+	/* Beyond the stored rows. */
+	ASSERT_TRUE(EngineScan(kT1, 10, UINT64_MAX, false, buf, sizeof(buf), &used, &count, &resume, &done).ok());
+	EXPECT_EQ(count, 0u);
+	EXPECT_TRUE(done);
+	/* A table with no rows at all. */
+	ASSERT_TRUE(EngineScan(kT2, 0, UINT64_MAX, true, buf, sizeof(buf), &used, &count, &resume, &done).ok());
+	EXPECT_EQ(count, 0u);
+	EXPECT_TRUE(done);
+}
+
+TEST_F(EngineTest, GetAndNotFound)
+{
+	AppendN(kT1, 5);
+	std::string v;
+	ASSERT_EQ(GetRow(kT1, 3, &v), EngineCode::kOk);
+	EXPECT_EQ(v, MakeRow(100, Payload(3)));
+	EXPECT_EQ(GetRow(kT1, 5, &v), EngineCode::kNotFound);
+	EXPECT_EQ(GetRow(kT2, 0, &v), EngineCode::kNotFound);
+	EXPECT_EQ(GetRow(kT1, UINT64_MAX, &v), EngineCode::kNotFound);
+}
+
+TEST_F(EngineTest, WriteRowAtRefusesExistingOrLowerIds)
+{
+	AppendN(kT1, 5);
+	std::string other = MakeRow(999, "intruder");
+	RowSlice s{other.data(), static_cast<uint32_t>(other.size())};
+	for (uint64_t id : {0u, 2u, 4u})
+	{
+		EngineStatus st = EngineWriteRowAt(kT1, id, s);
+		EXPECT_EQ(st.code, EngineCode::kKeyExists) << id;
+		EXPECT_STREQ(st.message, "row key exists or is below the table's high-water mark");
+		std::string v;
+		ASSERT_EQ(GetRow(kT1, id, &v), EngineCode::kOk);
+		EXPECT_EQ(v, MakeRow(100, Payload(id))) << "stored row must be unchanged";
+	}
+	/* Above the high-water mark: accepted, and it becomes the new mark. */
+	ASSERT_TRUE(EngineWriteRowAt(kT1, 10, s).ok());
+	EXPECT_EQ(NextId(kT1), 11u);
+	/* The gap below it is now below the mark too. */
+	EXPECT_EQ(EngineWriteRowAt(kT1, 7, s).code, EngineCode::kKeyExists);
+	std::string v;
+	EXPECT_EQ(GetRow(kT1, 7, &v), EngineCode::kNotFound);
+	EXPECT_EQ(AppendN(kT1, 1), 11u);
+	/* Unmappable ids are refused. */
+	EXPECT_EQ(EngineWriteRowAt(kT1, kMaxRowId + 1, s).code, EngineCode::kInvalid);
+}
+
+TEST_F(EngineTest, ReopenContinuesAfterMaxId)
+{
+	AppendN(kT1, 10);
+	AppendN(kT2, 3);
+	Reopen();
+	uint64_t first = AppendN(kT1, 5);
+	EXPECT_GE(first, 10u);
+	uint64_t first2 = AppendN(kT2, 1);
+	EXPECT_GE(first2, 3u);
+	/* Old rows are intact, new rows follow them. */
+	std::vector<Row> rows = ScanAll(kT1, 0, UINT64_MAX, false, 1 << 16);
+	ASSERT_EQ(rows.size(), 15u);
+	for (uint64_t i = 0; i < 10; i++)
+		EXPECT_EQ(rows[i].first, i);
+	for (uint64_t i = 0; i < 5; i++)
+		EXPECT_EQ(rows[10 + i].first, first + i);
+}
+
+TEST_F(EngineTest, ReopenNeverReusesIdsWithoutReservation)
+{
+	/* With no reservation step the stored rows alone bound the ids; the
+	 * reservation key still covers a deleted top row. */
+	reserve_step_ = 0;
+	Reopen();
+	AppendN(kT1, 10, 100);
+	ASSERT_TRUE(EngineDeleteRow(kT1, 9, 100).ok());
+	ASSERT_TRUE(EngineDeleteRow(kT1, 8, 100).ok());
+	Reopen();
+	EXPECT_EQ(NextId(kT1), 10u);
+	EXPECT_EQ(AppendN(kT1, 1), 10u);
+}
+
+TEST_F(EngineTest, ReopenAfterReservedButUnwrittenIds)
+{
+	AppendN(kT1, 3);
+	ASSERT_TRUE(EngineSetNextRowId(kT1, 5000).ok());
+	EXPECT_EQ(NextId(kT1), 5000u);
+	/* Never moves back. */
+	ASSERT_TRUE(EngineSetNextRowId(kT1, 10).ok());
+	EXPECT_EQ(NextId(kT1), 5000u);
+	Reopen();
+	EXPECT_GE(NextId(kT1), 5000u);
+	EXPECT_GE(AppendN(kT1, 1), 5000u);
+
+	/* Ids handed out by appends but whose rows vanished are not reused either. */
+	reserve_step_ = 4;
+	Reopen();
+	uint64_t before = NextId(kT2);
+	uint64_t first = AppendN(kT2, 20, 7);
+	EXPECT_EQ(first, before);
+	for (uint64_t id = first; id < first + 20; id++)
+		ASSERT_TRUE(EngineDeleteRow(kT2, id, 7).ok());
+	Reopen();
+	EXPECT_GE(NextId(kT2), first + 20);
+}
+
+TEST_F(EngineTest, SetNextRowIdRejectsUnmappable)
+{
+	EXPECT_EQ(EngineSetNextRowId(kT1, kMaxRowId + 2).code, EngineCode::kInvalid);
+	ASSERT_TRUE(EngineSetNextRowId(kT1, kMaxRowId).ok());
+	/* Two rows would pass the last mappable id. */
+	std::vector<std::string> two = {MakeRow(1, "a"), MakeRow(1, "b")};
+	std::vector<RowSlice> s = Slices(two);
+	uint64_t first = 0;
+	EngineStatus st = EngineAppend(kT1, s.data(), 2, &first);
+	EXPECT_EQ(st.code, EngineCode::kInvalid);
+	EXPECT_NE(std::strlen(st.message), 0u);
+	EXPECT_EQ(NextId(kT1), kMaxRowId);
+	ASSERT_TRUE(EngineAppend(kT1, s.data(), 1, &first).ok());
+	EXPECT_EQ(first, kMaxRowId);
+	EXPECT_EQ(EngineAppend(kT1, s.data(), 1, &first).code, EngineCode::kInvalid);
+	Reopen();
+	EXPECT_EQ(NextId(kT1), kMaxRowId + 1);
+}
+
+TEST_F(EngineTest, DropTableRemovesRowsAndRecreatedTableStartsAtZero)
+{
+	AppendN(kT1, 50);
+	AppendN(kT2, 7);
+	ASSERT_TRUE(EngineDropTable(kT1).ok());
+	std::string v;
+	EXPECT_EQ(GetRow(kT1, 0, &v), EngineCode::kNotFound);
+	EXPECT_TRUE(ScanAll(kT1, 0, UINT64_MAX, false, 4096).empty());
+	EXPECT_TRUE(ScanAll(kT1, 0, UINT64_MAX, true, 4096).empty());
+	EXPECT_EQ(Stats(kT1).second, 0u);
+	EXPECT_EQ(ScanAll(kT2, 0, UINT64_MAX, false, 4096).size(), 7u);
+	/* A new relfilenode is a new table: it starts at 0, even after a restart. */
+	EXPECT_EQ(NextId(kT1), 0u);
+	Reopen();
+	EXPECT_EQ(NextId(kT1), 0u);
+	EXPECT_EQ(AppendN(kT1, 2, 100, 1000), 0u);
+	std::vector<Row> rows = ScanAll(kT1, 0, UINT64_MAX, false, 4096);
+	ASSERT_EQ(rows.size(), 2u);
+	EXPECT_EQ(rows[0].second, MakeRow(100, Payload(1000)));
+	/* Dropping a table that never existed is fine. */
+	EXPECT_TRUE(EngineDropTable(TableId{1, 2, 3}).ok());
+}
+
+TEST_F(EngineTest, DropDatabaseRemovesOnlyThatDatabase)
+{
+	std::vector<TableId> doomed = {{1663, 5, 1}, {1663, 5, 2}, {1664, 5, 3}, {20000, 5, 9}};
+	std::vector<TableId> kept = {{1663, 4, 1}, {1663, 6, 1}, {1664, 7, 1}, {1664, 6, 3}, {0, 0, 0},
+								 {UINT32_MAX, UINT32_MAX, UINT32_MAX}};
+	for (const TableId &t : doomed)
+		AppendN(t, 5);
+	for (const TableId &t : kept)
+		AppendN(t, 4);
+	/* A database table with only a reservation, in a tablespace with no rows. */
+	TableId reserved_only{30000, 5, 77};
+	ASSERT_TRUE(EngineSetNextRowId(reserved_only, 1234).ok());
+
+	ASSERT_TRUE(EngineDropDatabase(5).ok());
+	for (const TableId &t : doomed)
+	{
+		EXPECT_EQ(Stats(t).second, 0u);
+		EXPECT_EQ(NextId(t), 0u);
+	}
+	EXPECT_EQ(NextId(reserved_only), 0u);
+	for (const TableId &t : kept)
+	{
+		EXPECT_EQ(Stats(t).second, 4u);
+		EXPECT_GE(NextId(t), 4u);
+	}
+	/* The reservations went too: after a restart the dropped tables start at 0. */
+	Reopen();
+	for (const TableId &t : doomed)
+		EXPECT_EQ(NextId(t), 0u);
+	EXPECT_EQ(NextId(reserved_only), 0u);
+	for (const TableId &t : kept)
+	{
+		EXPECT_EQ(ScanAll(t, 0, UINT64_MAX, false, 4096).size(), 4u);
+		EXPECT_GE(NextId(t), 4u);
+	}
+	/* Dropping a database that has nothing is fine. */
+	EXPECT_TRUE(EngineDropDatabase(424242).ok());
+}
+
+TEST_F(EngineTest, DeleteRowChecksXmin)
+{
+	AppendN(kT1, 3, 100);
+	AppendN(kT1, 1, 200, 3);
+	EngineStatus st = EngineDeleteRow(kT1, 1, 99);
+	EXPECT_EQ(st.code, EngineCode::kInvalid);
+	EXPECT_STREQ(st.message, "row belongs to another transaction");
+	std::string v;
+	EXPECT_EQ(GetRow(kT1, 1, &v), EngineCode::kOk);
+	EXPECT_EQ(EngineDeleteRow(kT1, 3, 100).code, EngineCode::kInvalid);
+
+	ASSERT_TRUE(EngineDeleteRow(kT1, 1, 100).ok());
+	EXPECT_EQ(GetRow(kT1, 1, &v), EngineCode::kNotFound);
+	EXPECT_EQ(EngineDeleteRow(kT1, 1, 100).code, EngineCode::kNotFound);
+	ASSERT_TRUE(EngineDeleteRow(kT1, 3, 200).ok());
+
+	std::vector<Row> rows = ScanAll(kT1, 0, UINT64_MAX, false, 4096);
+	ASSERT_EQ(rows.size(), 2u);
+	EXPECT_EQ(rows[0].first, 0u);
+	EXPECT_EQ(rows[1].first, 2u);
+	/* Deleting the top row does not give its id back. */
+	EXPECT_EQ(AppendN(kT1, 1), 4u);
+}
+
+TEST_F(EngineTest, TableStatsCountsRows)
+{
+	EXPECT_EQ(Stats(kT1).second, 0u);
+	AppendN(kT1, 1000);
+	AppendN(kT2, 10);
+	auto [bytes, rows] = Stats(kT1);
+	EXPECT_EQ(rows, 1000u);
+	EXPECT_GT(bytes, 0u) << "memtable bytes are included";
+	ASSERT_TRUE(EngineDeleteRow(kT1, 500, 100).ok());
+	EXPECT_EQ(Stats(kT1).second, 999u);
+	ASSERT_TRUE(EngineCompactTable(kT1).ok());
+	std::tie(bytes, rows) = Stats(kT1);
+	EXPECT_EQ(rows, 999u);
+	EXPECT_GT(bytes, 0u) << "SST bytes after compaction";
+	EXPECT_EQ(Stats(kT2).second, 10u);
+
+	uint64_t total = 0;
+	ASSERT_TRUE(EngineTotalBytes(&total).ok());
+	EXPECT_GT(total, 0u);
+}
+
+TEST_F(EngineTest, SyncSucceeds)
+{
+	AppendN(kT1, 10);
+	EngineStatus st = EngineSync();
+	EXPECT_TRUE(st.ok()) << st.message;
+}
+
+TEST_F(EngineTest, BufferTooSmallForOneRow)
+{
+	std::vector<std::string> big = {MakeRow(100, std::string(1000, 'z'))};
+	ASSERT_EQ(Append(kT1, big), 0u);
+	alignas(8) char buf[2048];
+	size_t used = 99;
+	EngineStatus st = EngineGet(kT1, 0, buf, 100, &used);
+	EXPECT_EQ(st.code, EngineCode::kBufferTooSmall);
+	EXPECT_EQ(used, 0u);
+	EXPECT_NE(std::strlen(st.message), 0u);
+
+	uint32_t count = 99;
+	uint64_t resume = 0;
+	bool done = true;
+	st = EngineScan(kT1, 0, UINT64_MAX, false, buf, 100, &used, &count, &resume, &done);
+	EXPECT_EQ(st.code, EngineCode::kBufferTooSmall);
+	EXPECT_EQ(count, 0u);
+	EXPECT_FALSE(done);
+	st = EngineScan(kT1, 0, UINT64_MAX, true, buf, 100, &used, &count, &resume, &done);
+	EXPECT_EQ(st.code, EngineCode::kBufferTooSmall);
+
+	/* Exactly the framed size is enough. */
+	size_t need = RecordSize(big[0].size());
+	ASSERT_TRUE(EngineGet(kT1, 0, buf, need, &used).ok());
+	EXPECT_EQ(used, need);
+	ASSERT_TRUE(EngineScan(kT1, 0, UINT64_MAX, false, buf, need, &used, &count, &resume, &done).ok());
+	EXPECT_EQ(count, 1u);
+	EXPECT_TRUE(done);
+}
+
+TEST_F(EngineTest, ClosedEngineReportsNotOpen)
+{
+	EngineClose();
+	EngineClose(); /* twice is safe */
+	uint64_t x = 0, y = 0;
+	alignas(8) char buf[64];
+	size_t used = 0;
+	uint32_t count = 0;
+	bool done = false;
+	std::string row = MakeRow(1, "x");
+	RowSlice s{row.data(), static_cast<uint32_t>(row.size())};
+	EXPECT_EQ(EngineAppend(kT1, &s, 1, &x).code, EngineCode::kNotOpen);
+	EXPECT_EQ(EngineWriteRowAt(kT1, 0, s).code, EngineCode::kNotOpen);
+	EXPECT_EQ(EngineSync().code, EngineCode::kNotOpen);
+	EXPECT_EQ(EngineGet(kT1, 0, buf, sizeof(buf), &used).code, EngineCode::kNotOpen);
+	EXPECT_EQ(EngineScan(kT1, 0, 10, false, buf, sizeof(buf), &used, &count, &x, &done).code,
+			  EngineCode::kNotOpen);
+	EXPECT_EQ(EngineDeleteRow(kT1, 0, 1).code, EngineCode::kNotOpen);
+	EXPECT_EQ(EngineDropTable(kT1).code, EngineCode::kNotOpen);
+	EXPECT_EQ(EngineDropDatabase(5).code, EngineCode::kNotOpen);
+	EXPECT_EQ(EngineNextRowId(kT1, &x).code, EngineCode::kNotOpen);
+	EXPECT_EQ(EngineSetNextRowId(kT1, 5).code, EngineCode::kNotOpen);
+	EXPECT_EQ(EngineTableStats(kT1, &x, &y).code, EngineCode::kNotOpen);
+	EXPECT_EQ(EngineTotalBytes(&x).code, EngineCode::kNotOpen);
+	EXPECT_EQ(EngineCompactTable(kT1).code, EngineCode::kNotOpen);
+}
+
+TEST_F(EngineTest, OpenTwiceAndBadPathRefused)
+{
+	EXPECT_EQ(Open().code, EngineCode::kInvalid);
+	EngineClose();
+	/* A regular file where the directory should be: RocksDB's error comes
+	 * back converted, with a NUL-terminated message. */
+	std::string file = dir_ + "/not_a_dir";
+	FILE *f = std::fopen(file.c_str(), "w");
+	ASSERT_NE(f, nullptr);
+	std::fclose(f);
+	EngineStatus st = EngineOpen(EngineDefaultOptions(file.c_str()));
+	EXPECT_FALSE(st.ok());
+	EXPECT_NE(st.code, EngineCode::kNotOpen);
+	EXPECT_LT(std::strlen(st.message), sizeof(st.message));
+	EXPECT_NE(std::strlen(st.message), 0u);
+	EXPECT_EQ(EngineOpen(EngineDefaultOptions("")).code, EngineCode::kInvalid);
+	EXPECT_EQ(EngineOpen(EngineDefaultOptions(nullptr)).code, EngineCode::kInvalid);
+}
+
+TEST(EngineDefaults, MatchTheDesign)
+{
+	EngineOptions o = EngineDefaultOptions("/x");
+	EXPECT_STREQ(o.path, "/x");
+	EXPECT_EQ(o.compression, Compression::kLz4);
+	EXPECT_TRUE(o.zstd_bottommost);
+	EXPECT_EQ(o.block_cache_bytes, UINT64_C(64) << 20);
+	EXPECT_EQ(o.write_buffer_bytes, UINT64_C(64) << 20);
+	EXPECT_EQ(o.row_id_reserve_step, 65536u);
+}
+
+/* EngineCompressionTest runs a round trip under each compression setting. */
+class EngineCompressionTest : public ::testing::TestWithParam<std::pair<Compression, bool>>
+{
+};
+
+TEST_P(EngineCompressionTest, OpensAndRoundTrips)
+{
+	char tmpl[] = "/tmp/ledger_am_engine_XXXXXX";
+	ASSERT_NE(mkdtemp(tmpl), nullptr);
+	std::string dir = tmpl;
+	TempDirGuard guard(dir);
+	EngineOptions o = EngineDefaultOptions(dir.c_str());
+	o.compression = GetParam().first;
+	o.zstd_bottommost = GetParam().second;
+	o.block_cache_bytes = 8 << 20;
+	o.write_buffer_bytes = 1 << 20;
+	EngineStatus st = EngineOpen(o);
+	ASSERT_TRUE(st.ok()) << st.message;
+
+	const uint64_t n = 3000;
+	for (uint64_t batch = 0; batch < n; batch += 500)
+		EXPECT_EQ(AppendN(kT1, 500, 100, batch), batch);
+	/* Force SST files so the compression setting really applies. */
+	ASSERT_TRUE(EngineCompactTable(kT1).ok());
+	EngineClose();
+	st = EngineOpen(o);
+	ASSERT_TRUE(st.ok()) << st.message;
+	std::vector<Row> rows = ScanAll(kT1, 0, UINT64_MAX, false, 1 << 15);
+	ASSERT_EQ(rows.size(), n);
+	for (uint64_t i = 0; i < n; i++)
+	{
+		ASSERT_EQ(rows[i].first, i);
+		ASSERT_EQ(rows[i].second, MakeRow(100, Payload(i)));
+	}
+	uint64_t total = 0;
+	ASSERT_TRUE(EngineTotalBytes(&total).ok());
+	EXPECT_GT(total, 0u);
+}
+
+/* CompressionName names a compression test instance. */
+std::string
+CompressionName(const ::testing::TestParamInfo<std::pair<Compression, bool>> &info)
+{
+	static const char *const names[] = {"None", "Lz4", "Zstd"};
+	return std::string(names[static_cast<int>(info.param.first)]) + (info.param.second ? "_ZstdBottom" : "");
+}
+
+INSTANTIATE_TEST_SUITE_P(AllCodecs, EngineCompressionTest,
+						 ::testing::Values(std::make_pair(Compression::kNone, false),
+										   std::make_pair(Compression::kLz4, false),
+										   std::make_pair(Compression::kZstd, false),
+										   std::make_pair(Compression::kNone, true),
+										   std::make_pair(Compression::kLz4, true)),
+						 CompressionName);
+
+/* AppendThenKill is the crashing child: append 100 rows unsynced, then die
+ * the way kill -9 kills (exit codes 3 and 4 flag a setup failure instead). */
+[[noreturn]] void
+AppendThenKill(const EngineOptions &o)
+{
+	if (!EngineOpen(o).ok())
+		std::_Exit(3);
+	std::vector<std::string> values;
+	for (uint64_t i = 0; i < 100; i++)
+		values.push_back(MakeRow(100, Payload(i)));
+	std::vector<RowSlice> s = Slices(values);
+	uint64_t first = 0;
+	if (!EngineAppend(kT1, s.data(), 100, &first).ok() || first != 0)
+		std::_Exit(4);
+	std::raise(SIGKILL);
+	std::_Exit(5);
+}
+
+/* A kill -9 of the worker right after an unsynced append must lose nothing:
+ * the WAL write reached the OS. The child is a re-executed copy of this
+ * binary (threadsafe death test), so no RocksDB thread state is forked. */
+TEST(EngineCrashDeathTest, KillAfterUnsyncedAppendLosesNothing)
+{
+	GTEST_FLAG_SET(death_test_style, "threadsafe");
+	/* The re-executed child runs this body again: share the directory
+	 * through the environment so both sides use the same one. */
+	const char *env = std::getenv("LEDGER_AM_CRASH_DIR");
+	std::string dir;
+	if (env)
+		dir = env;
+	else
+	{
+		char tmpl[] = "/tmp/ledger_am_crash_XXXXXX";
+		ASSERT_NE(mkdtemp(tmpl), nullptr);
+		dir = tmpl;
+		setenv("LEDGER_AM_CRASH_DIR", dir.c_str(), 1);
+	}
+	TempDirGuard guard(dir);
+	EngineOptions o = EngineDefaultOptions(dir.c_str());
+	o.block_cache_bytes = 8 << 20;
+	o.write_buffer_bytes = 4 << 20;
+
+	EXPECT_EXIT(AppendThenKill(o), ::testing::KilledBySignal(SIGKILL), "");
+
+	unsetenv("LEDGER_AM_CRASH_DIR");
+	EngineStatus st = EngineOpen(o);
+	ASSERT_TRUE(st.ok()) << st.message;
+	std::vector<Row> rows = ScanAll(kT1, 0, UINT64_MAX, false, 1 << 16);
+	ASSERT_EQ(rows.size(), 100u);
+	for (uint64_t i = 0; i < 100; i++)
+		EXPECT_EQ(rows[i].second, MakeRow(100, Payload(i)));
+	EXPECT_GE(NextId(kT1), 100u);
+}
