@@ -22,6 +22,7 @@ extern "C" {
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
+#include "storage/s_lock.h"
 #include "utils/guc.h"
 #include "utils/wait_event.h"
 }
@@ -165,6 +166,9 @@ serve(ChannelSlot *slot)
 
 static volatile sig_atomic_t shutdown_requested = false;
 
+/* Empty passes over the slots before the worker sleeps on its latch. */
+static const int kIdlePassesBeforeSleep = 200;
+
 /* worker_sigterm asks the loop to finish and close RocksDB cleanly. */
 static void
 worker_sigterm(SIGNAL_ARGS)
@@ -268,6 +272,8 @@ ledger_am_worker_main(Datum arg)
 	elog(LOG, "ledger_am storage worker started (%u channel slots of %u kB)",
 		 nslots, ledger_channel->buffer_size / 1024);
 
+	int			idle_passes = 0;
+
 	while (!shutdown_requested)
 	{
 		uint32		nsync = 0;
@@ -312,8 +318,19 @@ ledger_am_worker_main(Datum arg)
 			}
 		}
 
-		if (!worked)
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10000L,
+		if (worked)
+		{
+			idle_passes = 0;
+			continue;
+		}
+		/* Poll a little before sleeping: the next request often follows at once. */
+		if (++idle_passes < kIdlePassesBeforeSleep)
+		{
+			pg_spin_delay();
+			continue;
+		}
+		idle_passes = 0;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10000L,
 							 PG_WAIT_EXTENSION);
 	}
 
