@@ -22,6 +22,9 @@ using ledger_am::EngineCode;
 /* How often a waiting backend re-checks that the worker is alive. */
 static const long kWorkerCheckMs = 1000;
 
+/* How long a request waits for a worker that is not (yet) running. */
+static const int kWorkerStartWaitMs = 10000;
+
 /* Polls of a posted request before sleeping (each a PAUSE, ~10-100 ns). */
 static const int kSpinsBeforeSleep = 2000;
 
@@ -124,13 +127,31 @@ post(ChannelSlot *slot, uint32 op)
 	SetLatch(ledger_channel->worker_latch);
 }
 
+/* wait_for_worker gives a starting (or restarting) worker a few seconds to
+ * open RocksDB before reporting it down; interruptible. */
+static void
+wait_for_worker(void)
+{
+	TimestampTz start = GetCurrentTimestamp();
+
+	while (!worker_running())
+	{
+		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), kWorkerStartWaitMs))
+			report_worker_down();
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
 ChannelSlot *
 ChannelBegin(void)
 {
 	ChannelSlot *slot = my_slot();
 
 	if (!worker_running())
-		report_worker_down();
+		wait_for_worker();
 	(void) wait_not_posted(slot, true, 0);
 	return slot;
 }
