@@ -25,7 +25,12 @@ static const long kWorkerCheckMs = 1000;
 /* How long a request waits for a worker that is not (yet) running. */
 static const int kWorkerStartWaitMs = 10000;
 
-/* Polls of a posted request before sleeping (each a PAUSE, ~10-100 ns). */
+/*
+ * Polls of a posted request before sleeping on the latch (each a PAUSE).
+ * Spinning only pays while this backend is the worker's only client: with
+ * more, spinners steal the CPU the worker needs (measured on 2 vCPUs: 16
+ * single-row committers went from 7.8k to 4.4k tps with unconditional spins).
+ */
 static const int kSpinsBeforeSleep = 2000;
 
 /* worker_running tells whether a storage worker serves requests now. */
@@ -71,12 +76,13 @@ static bool
 wait_not_posted(ChannelSlot *slot, bool interruptible, int timeout_ms)
 {
 	TimestampTz start;
+	int			spins = pg_atomic_read_u32(&ledger_channel->inflight) <= 1 ? kSpinsBeforeSleep : 0;
 
 	/*
 	 * Most requests are answered within microseconds: spin briefly before
 	 * sleeping on the latch, which costs two context switches.
 	 */
-	for (int spins = 0; spins < kSpinsBeforeSleep; spins++)
+	for (; spins > 0; spins--)
 	{
 		if (pg_atomic_read_u32(&slot->state) != ledger_am::kSlotPosted)
 		{
@@ -122,6 +128,7 @@ post(ChannelSlot *slot, uint32 op)
 	slot->generation = pg_atomic_read_u64(&ledger_channel->generation);
 	slot->status = 0;
 	slot->message[0] = '\0';
+	pg_atomic_fetch_add_u32(&ledger_channel->inflight, 1);
 	pg_write_barrier();
 	pg_atomic_write_u32(&slot->state, ledger_am::kSlotPosted);
 	SetLatch(ledger_channel->worker_latch);

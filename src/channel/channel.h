@@ -76,6 +76,7 @@ struct ChannelControl
 {
 	pg_atomic_uint32 worker_pid;	/* 0 while no worker serves requests */
 	pg_atomic_uint64 generation;	/* bumped at each worker start */
+	pg_atomic_uint32 inflight;		/* requests posted and not yet answered */
 	Latch	   *worker_latch;
 	uint32		nslots;
 	uint32		buffer_size;

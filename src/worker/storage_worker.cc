@@ -53,6 +53,7 @@ complete(ChannelSlot *slot)
 
 	pg_write_barrier();
 	pg_atomic_write_u32(&slot->state, ledger_am::kSlotDone);
+	pg_atomic_fetch_sub_u32(&ledger_channel->inflight, 1);
 	if (latch)
 		SetLatch(latch);
 }
@@ -166,7 +167,8 @@ serve(ChannelSlot *slot)
 
 static volatile sig_atomic_t shutdown_requested = false;
 
-/* Empty passes over the slots before the worker sleeps on its latch. */
+/* Empty passes over the slots before the worker sleeps on its latch, when
+ * its last busy pass served a single client (see channel_client.cc). */
 static const int kIdlePassesBeforeSleep = 200;
 
 /* worker_sigterm asks the loop to finish and close RocksDB cleanly. */
@@ -277,7 +279,7 @@ ledger_am_worker_main(Datum arg)
 	while (!shutdown_requested)
 	{
 		uint32		nsync = 0;
-		bool		worked = false;
+		uint32		served = 0;
 
 		ResetLatch(MyLatch);
 		if (ConfigReloadPending)
@@ -293,7 +295,7 @@ ledger_am_worker_main(Datum arg)
 			if (pg_atomic_read_u32(&slot->state) != ledger_am::kSlotPosted)
 				continue;
 			pg_read_barrier();
-			worked = true;
+			served++;
 			if (slot->op == ledger_am::kOpSync)
 			{
 				sync_slots[nsync++] = i;
@@ -318,12 +320,12 @@ ledger_am_worker_main(Datum arg)
 			}
 		}
 
-		if (worked)
+		if (served > 0)
 		{
-			idle_passes = 0;
+			idle_passes = served == 1 ? 0 : kIdlePassesBeforeSleep;
 			continue;
 		}
-		/* Poll a little before sleeping: the next request often follows at once. */
+		/* Poll a little before sleeping: a lone client's next request often follows at once. */
 		if (++idle_passes < kIdlePassesBeforeSleep)
 		{
 			pg_spin_delay();
