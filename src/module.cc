@@ -27,6 +27,7 @@ int			ledger_compression = LEDGER_COMPRESSION_LZ4;
 int			ledger_channel_buffer_kb = 256;
 int			ledger_block_cache_mb = 64;
 int			ledger_write_buffer_mb = 64;
+bool		ledger_debug_crash_before_commit_record = false;
 
 ledger_am::ChannelControl *ledger_channel = NULL;
 
@@ -113,6 +114,11 @@ define_gucs(void)
 							"Size of a RocksDB memtable of the storage worker.",
 							NULL, &ledger_write_buffer_mb, 64, 4, 4096,
 							PGC_POSTMASTER, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomBoolVariable("ledger_am.debug_crash_before_commit_record",
+							 "Fault injection for crash tests: PANIC after a committing "
+							 "transaction's rows are durable, before its commit record.",
+							 NULL, &ledger_debug_crash_before_commit_record, false,
+							 PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("ledger_am");
 }
 

@@ -109,6 +109,8 @@ ledger_xact_callback(XactEvent event, void *arg)
 								  "making committed rows durable");
 				if (synchronous_commit > SYNCHRONOUS_COMMIT_OFF)
 					ForceSyncCommit();
+				if (ledger_debug_crash_before_commit_record)
+					elog(PANIC, "ledger_am: injected crash between the RocksDB sync and the commit record");
 			}
 			break;
 		case XACT_EVENT_PRE_PREPARE:
