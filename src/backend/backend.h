@@ -59,6 +59,11 @@ extern bool RelidIsLedger(Oid relid);
  * under any snapshot kind Postgres hands a table AM. */
 extern bool RowIsVisible(const ledger_am::RowHeader &hdr, Snapshot snapshot);
 
+/* RowIsVisibleAt is RowIsVisible with the table's frozen watermark:
+ * rows below it are visible to every snapshot without a pg_xact lookup. */
+extern bool RowIsVisibleAt(uint64 row_id, uint64 frozen_below, const ledger_am::RowHeader &hdr,
+						   Snapshot snapshot);
+
 /* RowIsLiveForIndexBuild is the index build's view: committed or ours. */
 extern bool RowIsLiveForIndexBuild(const ledger_am::RowHeader &hdr);
 

@@ -180,6 +180,7 @@ typedef struct LedgerScanDescData
 	bool		chunk_backward;
 	bool		chunk_done;		/* the requested range is exhausted */
 	uint64		resume;			/* bound to continue the range from */
+	uint64		frozen_below;	/* the table's frozen watermark, per chunk */
 	uint64		range_lo;		/* current requested range */
 	uint64		range_hi;
 
@@ -237,6 +238,7 @@ fetch_chunk(LedgerScanDesc s, uint64 from, uint64 to, bool backward)
 	s->chunk_len = slot->data_len;
 	s->resume = slot->out1;
 	s->chunk_done = (slot->out_flags & ledger_am::kScanDone) != 0;
+	s->frozen_below = slot->out2;
 	ChannelEnd(slot);
 }
 
@@ -436,7 +438,7 @@ scan_next_visible(LedgerScanDesc s, ScanDirection direction, TupleTableSlot *slo
 		while (next_parallel_record(s, &row_id, &value, &len))
 		{
 			decode_header(s->base.rs_rd, row_id, value, len, &hdr);
-			if (RowIsVisible(hdr, snapshot))
+			if (RowIsVisibleAt(row_id, s->frozen_below, hdr, snapshot))
 			{
 				RowStoreInSlot(slot, s->base.rs_rd, row_id, value, len);
 				pgstat_count_heap_getnext(s->base.rs_rd);
@@ -454,7 +456,7 @@ scan_next_visible(LedgerScanDesc s, ScanDirection direction, TupleTableSlot *slo
 		s->pos = kOnRow;
 		s->cur = row_id;
 		decode_header(s->base.rs_rd, row_id, value, len, &hdr);
-		if (RowIsVisible(hdr, snapshot))
+		if (RowIsVisibleAt(row_id, s->frozen_below, hdr, snapshot))
 		{
 			RowStoreInSlot(slot, s->base.rs_rd, row_id, value, len);
 			pgstat_count_heap_getnext(s->base.rs_rd);
@@ -562,7 +564,7 @@ ledger_am_index_fetch_end(IndexFetchTableData *scan)
 /* fetch_row reads one row by id; on success *hdr and a copy of the
  * MinimalTuple (in the slot's memory context) are returned. */
 static bool
-fetch_row(Relation rel, uint64 row_id, RowHeader *hdr, MinimalTuple *mtup)
+fetch_row(Relation rel, uint64 row_id, RowHeader *hdr, MinimalTuple *mtup, uint64 *frozen_below)
 {
 	ChannelSlot *slot = ChannelBegin();
 	uint64		got_id;
@@ -593,6 +595,7 @@ fetch_row(Relation rel, uint64 row_id, RowHeader *hdr, MinimalTuple *mtup)
 					 errmsg("ledger_am row " UINT64_FORMAT " of table \"%s\" is malformed",
 							row_id, RelationGetRelationName(rel))));
 		}
+		*frozen_below = slot->out2;
 		*mtup = (MinimalTuple) palloc(len - ledger_am::kRowHeaderSize);
 		memcpy(*mtup, value + ledger_am::kRowHeaderSize, len - ledger_am::kRowHeaderSize);
 	}
@@ -609,15 +612,16 @@ fetch_visible(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTableSlot *
 	MinimalTuple mtup;
 	MemoryContext old;
 	bool		found;
+	uint64		frozen_below;
 
 	if (!ItemPointerToRowId(tid, &row_id))
 		return false;
 	old = MemoryContextSwitchTo(slot->tts_mcxt);
-	found = fetch_row(rel, row_id, &hdr, &mtup);
+	found = fetch_row(rel, row_id, &hdr, &mtup, &frozen_below);
 	MemoryContextSwitchTo(old);
 	if (!found)
 		return false;
-	if (!RowIsVisible(hdr, snapshot))
+	if (!RowIsVisibleAt(row_id, frozen_below, hdr, snapshot))
 	{
 		check_conflict_out(rel, hdr, snapshot);
 		pfree(mtup);
@@ -681,12 +685,13 @@ ledger_am_tuple_satisfies_snapshot(Relation rel, TupleTableSlot *slot, Snapshot 
 	RowHeader	hdr;
 	MinimalTuple mtup;
 	bool		visible;
+	uint64		frozen_below;
 
 	if (!ItemPointerToRowId(&slot->tts_tid, &row_id))
 		return false;
-	if (!fetch_row(rel, row_id, &hdr, &mtup))
+	if (!fetch_row(rel, row_id, &hdr, &mtup, &frozen_below))
 		return false;
-	visible = RowIsVisible(hdr, snapshot);
+	visible = RowIsVisibleAt(row_id, frozen_below, hdr, snapshot);
 	pfree(mtup);
 	return visible;
 }
@@ -912,17 +917,176 @@ ledger_am_relation_copy_for_cluster(Relation OldTable, Relation NewTable, Relati
 	LedgerRefuse(OldTable, "VACUUM FULL or CLUSTER");
 }
 
+/* Row ids VACUUM removed, sorted, for the index bulk-delete callback. */
+typedef struct DeadRows
+{
+	uint64	   *ids;
+	int			n;
+	int			max;
+}			DeadRows;
+
+/* dead_row_callback tells index_bulk_delete whether an index entry points
+ * at a row VACUUM removed. */
+static bool
+dead_row_callback(ItemPointer itemptr, void *state)
+{
+	DeadRows   *dead = (DeadRows *) state;
+	uint64		row_id;
+	int			lo = 0;
+	int			hi;
+
+	if (!ItemPointerToRowId(itemptr, &row_id))
+		return false;
+	hi = dead->n - 1;
+	while (lo <= hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (dead->ids[mid] == row_id)
+			return true;
+		if (dead->ids[mid] < row_id)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return false;
+}
+
+/* vacuum_indexes removes the index entries of removed rows. */
+static void
+vacuum_indexes(Relation rel, DeadRows *dead, BufferAccessStrategy bstrategy)
+{
+	Relation   *indrels;
+	int			nindexes;
+
+	vac_open_indexes(rel, RowExclusiveLock, &nindexes, &indrels);
+	for (int i = 0; i < nindexes; i++)
+	{
+		IndexVacuumInfo ivinfo;
+		IndexBulkDeleteResult *stats;
+
+		memset(&ivinfo, 0, sizeof(ivinfo));
+		ivinfo.index = indrels[i];
+		ivinfo.analyze_only = false;
+		ivinfo.report_progress = false;
+		ivinfo.estimated_count = true;
+		ivinfo.message_level = DEBUG2;
+		ivinfo.num_heap_tuples = rel->rd_rel->reltuples;
+		ivinfo.strategy = bstrategy;
+		stats = index_bulk_delete(&ivinfo, NULL, dead_row_callback, dead);
+		stats = index_vacuum_cleanup(&ivinfo, stats);
+		if (stats)
+			pfree(stats);
+	}
+	vac_close_indexes(nindexes, indrels, NoLock);
+}
+
+/*
+ * ledger_am_relation_vacuum: rows are never updated, so VACUUM has two jobs.
+ * It removes rows of aborted (or crashed) transactions, with their index
+ * entries, and it moves the table's frozen watermark: the row id below which
+ * every row is committed and visible to every snapshot. Rows are appended in
+ * id order, so each VACUUM only reads the rows added since the last one. The
+ * watermark (synced) lets relfrozenxid advance, so pg_xact can be truncated:
+ * rows below it are never looked up in pg_xact again.
+ */
 static void
 ledger_am_relation_vacuum(Relation rel, struct VacuumParams *params, BufferAccessStrategy bstrategy)
 {
-	/*
-	 * Rows are never deleted or updated, so there is nothing to prune. Report
-	 * the vacuum so autovacuum's insert threshold is reset.
-	 */
-	double		reltuples = rel->rd_rel->reltuples;
+	TransactionId oldest_xmin;
+	MultiXactId oldest_mxact;
+	TransactionId freeze_limit;
+	MultiXactId multi_cutoff;
+	TransactionId new_frozen_xid;
+	ledger_am::TableId table = LedgerTableId(rel);
+	TableScanDesc scan;
+	LedgerScanDesc s;
+	uint64		start;
+	uint64		new_frozen;
+	uint64		live = 0;
+	bool		blocked = false;
+	DeadRows	dead = {NULL, 0, 0};
+	uint64		row_id;
+	const char *value;
+	uint32		len;
+	RowHeader	hdr;
+	bool		frozenxid_updated;
+	bool		minmulti_updated;
 
+	(void) vacuum_set_xid_limits(rel, params->freeze_min_age, params->freeze_table_age,
+								 params->multixact_freeze_min_age,
+								 params->multixact_freeze_table_age, &oldest_xmin, &oldest_mxact,
+								 &freeze_limit, &multi_cutoff);
+	new_frozen_xid = oldest_xmin;
+
+	scan = table_beginscan_strat(rel, SnapshotAny, 0, NULL, true, false);
+	s = (LedgerScanDesc) scan;
+	/* The first chunk tells the current watermark; read on from there. */
+	fetch_chunk(s, 0, 1, false);
+	start = s->frozen_below;
+	s->lo = start;
+	position_for(s, false);
+	new_frozen = start;
+
+	while (next_record_in_range(s, &row_id, &value, &len))
+	{
+		TransactionId xmin;
+
+		vacuum_delay_point();
+		decode_header(rel, row_id, value, len, &hdr);
+		xmin = XidFromFullTransactionId(FullTransactionIdFromU64(hdr.xmin));
+		if (TransactionIdIsNormal(xmin) && RowXminAborted(hdr))
+		{
+			ChannelSimpleCall(ledger_am::kOpDeleteRow, table, row_id, hdr.xmin, NULL, NULL,
+							  "removing a row of an aborted transaction");
+			if (dead.n == dead.max)
+			{
+				dead.max = dead.max ? dead.max * 2 : 1024;
+				dead.ids = dead.ids ? (uint64 *) repalloc(dead.ids, dead.max * sizeof(uint64))
+					: (uint64 *) palloc(dead.max * sizeof(uint64));
+			}
+			dead.ids[dead.n++] = row_id;
+			if (!blocked)
+				new_frozen = row_id + 1;
+			continue;
+		}
+		live++;
+		if (!TransactionIdIsNormal(xmin) ||
+			(!blocked && TransactionIdPrecedes(xmin, oldest_xmin) && TransactionIdDidCommit(xmin)))
+		{
+			if (!blocked)
+				new_frozen = row_id + 1;
+			continue;
+		}
+		/* In progress, or too recent for every snapshot: the watermark stops here,
+		 * and relfrozenxid may not pass any xid at or above it. */
+		blocked = true;
+		if (TransactionIdPrecedes(xmin, new_frozen_xid))
+			new_frozen_xid = xmin;
+	}
+	table_endscan(scan);
+
+	if (dead.n > 0)
+		vacuum_indexes(rel, &dead, bstrategy);
+
+	/* Durable before relfrozenxid moves: pg_xact may be truncated after. */
+	if (new_frozen > start)
+		ChannelSimpleCall(ledger_am::kOpSetFrozen, table, new_frozen, 0, NULL, NULL,
+						  "recording frozen rows");
+
+	vac_update_relstats(rel, rel->rd_rel->relpages, rel->rd_rel->reltuples, 0,
+						rel->rd_rel->relhasindex, new_frozen_xid, oldest_mxact,
+						&frozenxid_updated, &minmulti_updated, false);
 	pgstat_report_vacuum(RelationGetRelid(rel), rel->rd_rel->relisshared,
-						 reltuples < 0 ? 0 : (PgStat_Counter) reltuples, 0);
+						 rel->rd_rel->reltuples < 0 ? (PgStat_Counter) live
+						 : (PgStat_Counter) rel->rd_rel->reltuples,
+						 0);
+	ereport((params->options & VACOPT_VERBOSE) ? INFO : DEBUG1,
+			(errmsg("ledger_am vacuum of \"%s\": %d rows of aborted transactions removed, "
+					"frozen below row " UINT64_FORMAT " (was " UINT64_FORMAT ")",
+					RelationGetRelationName(rel), dead.n, new_frozen, start)));
+	if (dead.ids)
+		pfree(dead.ids);
 }
 
 static bool
@@ -950,6 +1114,12 @@ ledger_am_scan_analyze_next_tuple(TableScanDesc sscan, TransactionId OldestXmin,
 	while (next_record_in_range(s, &row_id, &value, &len))
 	{
 		decode_header(s->base.rs_rd, row_id, value, len, &hdr);
+		if (row_id < s->frozen_below)
+		{
+			RowStoreInSlot(slot, s->base.rs_rd, row_id, value, len);
+			*liverows += 1;
+			return true;
+		}
 		if (RowXminAborted(hdr))
 		{
 			*deadrows += 1;
@@ -988,17 +1158,12 @@ ledger_am_index_build_range_scan(Relation table_rel, Relation index_rel, IndexIn
 	bool		isnull[INDEX_MAX_KEYS];
 	double		reltuples = 0;
 	bool		own_scan = (scan == NULL);
+	bool		mvcc;
 	LedgerScanDesc s;
 	uint64		row_id;
 	const char *value;
 	uint32		len;
 	RowHeader	hdr;
-
-	if (index_info->ii_Concurrent)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("ledger_am does not support CREATE INDEX CONCURRENTLY"),
-				 errhint("Use CREATE INDEX without CONCURRENTLY.")));
 
 	estate = CreateExecutorState();
 	econtext = GetPerTupleExprContext(estate);
@@ -1009,6 +1174,7 @@ ledger_am_index_build_range_scan(Relation table_rel, Relation index_rel, IndexIn
 	if (own_scan)
 		scan = table_beginscan_strat(table_rel, SnapshotAny, 0, NULL, true, false);
 	s = (LedgerScanDesc) scan;
+	mvcc = s->base.rs_snapshot != NULL && IsMVCCSnapshot(s->base.rs_snapshot);
 	if (own_scan)
 	{
 		s->lo = ledger_am::FirstRowIdOfBlock(start_blockno);
@@ -1030,7 +1196,10 @@ ledger_am_index_build_range_scan(Relation table_rel, Relation index_rel, IndexIn
 			break;
 		CHECK_FOR_INTERRUPTS();
 		decode_header(table_rel, row_id, value, len, &hdr);
-		if (!RowIsLiveForIndexBuild(hdr))
+		/* A caller's MVCC snapshot (amcheck's heapallindexed) decides; else
+		 * every committed or own row is indexed (the build holds ShareLock). */
+		if (mvcc ? !RowIsVisibleAt(row_id, s->frozen_below, hdr, s->base.rs_snapshot)
+			: (row_id >= s->frozen_below && !RowIsLiveForIndexBuild(hdr)))
 			continue;
 		reltuples += 1;
 		MemoryContextReset(econtext->ecxt_per_tuple_memory);
@@ -1170,7 +1339,7 @@ ledger_am_scan_bitmap_next_tuple(TableScanDesc sscan, struct TBMIterateResult *t
 				continue;
 		}
 		decode_header(s->base.rs_rd, row_id, value, len, &hdr);
-		if (RowIsVisible(hdr, s->base.rs_snapshot))
+		if (RowIsVisibleAt(row_id, s->frozen_below, hdr, s->base.rs_snapshot))
 		{
 			RowStoreInSlot(slot, s->base.rs_rd, row_id, value, len);
 			pgstat_count_heap_fetch(s->base.rs_rd);
@@ -1240,7 +1409,7 @@ ledger_am_scan_sample_next_tuple(TableScanDesc sscan, SampleScanState *scanstate
 		if (!s->peek_valid || s->peek_row != want)
 			continue;			/* no row at that offset: ask the sampler again */
 		decode_header(s->base.rs_rd, s->peek_row, s->peek_value, s->peek_len, &hdr);
-		if (RowIsVisible(hdr, s->base.rs_snapshot))
+		if (RowIsVisibleAt(s->peek_row, s->frozen_below, hdr, s->base.rs_snapshot))
 		{
 			RowStoreInSlot(slot, s->base.rs_rd, s->peek_row, s->peek_value, s->peek_len);
 			pgstat_count_heap_getnext(s->base.rs_rd);

@@ -87,6 +87,22 @@ RowIsVisible(const ledger_am::RowHeader &hdr, Snapshot snapshot)
 }
 
 bool
+RowIsVisibleAt(uint64 row_id, uint64 frozen_below, const ledger_am::RowHeader &hdr,
+			   Snapshot snapshot)
+{
+	/*
+	 * Below the frozen watermark every row is committed and older than every
+	 * snapshot (VACUUM checked it): no pg_xact lookup, like heap's
+	 * all-visible pages. SnapshotDirty still takes the full path, which also
+	 * resets the xids it reports.
+	 */
+	if (row_id < frozen_below && snapshot->snapshot_type != SNAPSHOT_DIRTY &&
+		snapshot->snapshot_type != SNAPSHOT_HISTORIC_MVCC)
+		return true;
+	return RowIsVisible(hdr, snapshot);
+}
+
+bool
 RowIsLiveForIndexBuild(const ledger_am::RowHeader &hdr)
 {
 	TransactionId xmin = row_xid(hdr);

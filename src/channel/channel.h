@@ -46,7 +46,10 @@ enum ChannelOp : uint32
 	kOpSetNextRowId,   /* arg1 = next row id (forward only) */
 	kOpTableStats,	   /* out1 = bytes, out2 = stored rows */
 	kOpCompactTable,
+	kOpSetFrozen,	   /* arg1 = frozen watermark (forward only, synced) */
 };
+
+/* kOpGet and kOpScan answer the table's frozen watermark in out2. */
 
 constexpr uint32 kScanBackward = 1;
 constexpr uint32 kScanDone = 1;

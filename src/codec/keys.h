@@ -7,7 +7,8 @@
  * bit flipped; no custom comparator is ever needed (and none may call Postgres).
  *
  * Key spaces (first byte):
- *   0x00 'm' <table>          per-table metadata (row id reservation)
+ *   0x00 'm' <table>          row id reservation (u64 BE)
+ *   0x00 'f' <table>          frozen watermark (u64 BE row id)
  *   0x01 <table> <row id>     a row
  * where <table> = tablespace oid, database oid, relfilenode (u32 BE each).
  * 0x02 and 0x03 are reserved for account and time range keys.
@@ -35,6 +36,8 @@ struct TableId
 constexpr uint8_t kMetaSpace = 0x00;
 constexpr uint8_t kRowSpace = 0x01;
 constexpr uint8_t kMetaReservation = 'm';
+constexpr uint8_t kMetaFrozen = 'f';
+constexpr uint8_t kMetaKinds[] = {kMetaFrozen, kMetaReservation};
 constexpr size_t kTablePrefixLen = 1 + 12;
 constexpr size_t kRowKeyLen = kTablePrefixLen + 8;
 
@@ -154,17 +157,32 @@ PrefixSuccessor(std::string prefix)
 	return prefix;
 }
 
-/* ReservationKey returns the metadata key holding a table's row id reservation. */
+/* MetaKey returns the key of one kind of per-table metadata. */
 inline std::string
-ReservationKey(const TableId &t)
+MetaKey(uint8_t kind, const TableId &t)
 {
 	std::string k(2 + 12, '\0');
 	k[0] = static_cast<char>(kMetaSpace);
-	k[1] = static_cast<char>(kMetaReservation);
+	k[1] = static_cast<char>(kind);
 	PutU32BE(&k[2], t.spc);
 	PutU32BE(&k[6], t.db);
 	PutU32BE(&k[10], t.rel);
 	return k;
+}
+
+/* ReservationKey returns the metadata key holding a table's row id reservation. */
+inline std::string
+ReservationKey(const TableId &t)
+{
+	return MetaKey(kMetaReservation, t);
+}
+
+/* FrozenKey returns the metadata key holding a table's frozen watermark:
+ * every stored row with a lower id is committed and visible to everyone. */
+inline std::string
+FrozenKey(const TableId &t)
+{
+	return MetaKey(kMetaFrozen, t);
 }
 
 } // namespace ledger_am

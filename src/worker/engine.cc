@@ -80,6 +80,7 @@ struct TableState
 {
 	uint64_t next;
 	uint64_t reserved;
+	uint64_t frozen; /* rows below are committed and visible to all */
 };
 
 /* One past the largest id a row may have: the limit of reservations. */
@@ -239,7 +240,18 @@ LoadTableState(const TableId &t, TableState **out)
 	else if (!s.IsNotFound())
 		return FromRocks(s);
 
-	auto inserted = g_tables.emplace(t, TableState{next, reserved});
+	uint64_t frozen = 0;
+	s = g_db->Get(rocksdb::ReadOptions(), FrozenKey(t), &value);
+	if (s.ok())
+	{
+		if (value.size() != 8)
+			return MakeStatus(EngineCode::kCorruption, "frozen watermark value is not 8 bytes");
+		frozen = GetU64BE(value.data());
+	}
+	else if (!s.IsNotFound())
+		return FromRocks(s);
+
+	auto inserted = g_tables.emplace(t, TableState{next, reserved, frozen});
 	*out = &inserted.first->second;
 	return OkStatus();
 }
@@ -636,8 +648,9 @@ EngineDropTable(const TableId &t) noexcept
 		std::string prefix = TablePrefix(t);
 		rocksdb::WriteBatch batch;
 		rocksdb::Status s = batch.DeleteRange(prefix, PrefixSuccessor(prefix));
-		if (s.ok())
-			s = batch.Delete(ReservationKey(t));
+		for (uint8_t kind : kMetaKinds)
+			if (s.ok())
+				s = batch.Delete(MetaKey(kind, t));
 		if (!s.ok())
 			return FromRocks(s);
 		/* Synced: once Postgres may reuse the relfilenode, the old rows must
@@ -664,13 +677,8 @@ EngineDropDatabase(uint32_t db) noexcept
 		if (g_db == nullptr)
 			return NotOpen();
 		const std::string row_space(1, static_cast<char>(kRowSpace));
-		const std::string meta_space{static_cast<char>(kMetaSpace), static_cast<char>(kMetaReservation)};
-
-		std::vector<uint32_t> row_spcs, meta_spcs;
+		std::vector<uint32_t> row_spcs;
 		EngineStatus es = CollectTablespaces(row_space, &row_spcs);
-		if (!es.ok())
-			return es;
-		es = CollectTablespaces(meta_space, &meta_spcs);
 		if (!es.ok())
 			return es;
 
@@ -683,15 +691,24 @@ EngineDropDatabase(uint32_t db) noexcept
 			if (!s.ok())
 				return FromRocks(s);
 		}
-		for (uint32_t spc : meta_spcs)
+		for (uint8_t kind : kMetaKinds)
 		{
-			std::string prefix = meta_space;
-			prefix.resize(meta_space.size() + 8);
-			PutU32BE(&prefix[meta_space.size()], spc);
-			PutU32BE(&prefix[meta_space.size() + 4], db);
-			s = batch.DeleteRange(prefix, PrefixSuccessor(prefix));
-			if (!s.ok())
-				return FromRocks(s);
+			const std::string meta_space{static_cast<char>(kMetaSpace), static_cast<char>(kind)};
+			std::vector<uint32_t> meta_spcs;
+
+			es = CollectTablespaces(meta_space, &meta_spcs);
+			if (!es.ok())
+				return es;
+			for (uint32_t spc : meta_spcs)
+			{
+				std::string prefix = meta_space;
+				prefix.resize(meta_space.size() + 8);
+				PutU32BE(&prefix[meta_space.size()], spc);
+				PutU32BE(&prefix[meta_space.size() + 4], db);
+				s = batch.DeleteRange(prefix, PrefixSuccessor(prefix));
+				if (!s.ok())
+					return FromRocks(s);
+			}
 		}
 		rocksdb::WriteOptions wo;
 		wo.sync = true; /* see EngineDropTable */
@@ -705,6 +722,61 @@ EngineDropDatabase(uint32_t db) noexcept
 				++it;
 		}
 		return FromRocks(s);
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
+/* EngineGetFrozen returns t's frozen watermark. */
+EngineStatus
+EngineGetFrozen(const TableId &t, uint64_t *frozen_below) noexcept
+{
+	try
+	{
+		if (g_db == nullptr)
+			return NotOpen();
+		TableState *st;
+		EngineStatus es = LoadTableState(t, &st);
+		if (!es.ok())
+			return es;
+		*frozen_below = st->frozen;
+		return OkStatus();
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
+/* EngineSetFrozen moves t's frozen watermark forward, synced: Postgres may
+ * truncate pg_xact below the table's new relfrozenxid once this returns, so
+ * the watermark must survive any crash from then on. */
+EngineStatus
+EngineSetFrozen(const TableId &t, uint64_t frozen_below) noexcept
+{
+	try
+	{
+		if (g_db == nullptr)
+			return NotOpen();
+		TableState *st;
+		EngineStatus es = LoadTableState(t, &st);
+		if (!es.ok())
+			return es;
+		if (frozen_below <= st->frozen)
+			return OkStatus();
+		if (frozen_below > st->next)
+			return MakeStatus(EngineCode::kInvalid, "frozen watermark beyond the table's rows");
+		char buf[8];
+		PutU64BE(buf, frozen_below);
+		rocksdb::WriteOptions wo;
+		wo.sync = true;
+		rocksdb::Status s = g_db->Put(wo, FrozenKey(t), rocksdb::Slice(buf, sizeof(buf)));
+		if (!s.ok())
+			return FromRocks(s);
+		st->frozen = frozen_below;
+		return OkStatus();
 	}
 	catch (...)
 	{

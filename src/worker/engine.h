@@ -104,6 +104,13 @@ EngineStatus EngineNextRowId(const TableId &t, uint64_t *next_row_id) noexcept;
 /* EngineSetNextRowId moves a table's next row id forward (never back). */
 EngineStatus EngineSetNextRowId(const TableId &t, uint64_t next_row_id) noexcept;
 
+/* EngineGetFrozen returns t's frozen watermark: rows with lower ids are
+ * committed and visible to every snapshot (0 if none is recorded). */
+EngineStatus EngineGetFrozen(const TableId &t, uint64_t *frozen_below) noexcept;
+
+/* EngineSetFrozen durably (synced) moves t's frozen watermark forward. */
+EngineStatus EngineSetFrozen(const TableId &t, uint64_t frozen_below) noexcept;
+
 /* EngineTableStats returns on-disk bytes (SST files + memtables) and the
  * number of stored rows of t (counted by iteration). */
 EngineStatus EngineTableStats(const TableId &t, uint64_t *bytes, uint64_t *rows) noexcept;

@@ -114,6 +114,8 @@ serve(ChannelSlot *slot)
 		case ledger_am::kOpGet:
 			st = ledger_am::EngineGet(slot->table, slot->arg1, data, cap, &used);
 			slot->data_len = (uint32) used;
+			if (st.ok())
+				st = ledger_am::EngineGetFrozen(slot->table, &slot->out2);
 			break;
 		case ledger_am::kOpScan:
 			{
@@ -126,6 +128,8 @@ serve(ChannelSlot *slot)
 				slot->data_len = (uint32) used;
 				slot->out_count = count;
 				slot->out_flags = done ? ledger_am::kScanDone : 0;
+				if (st.ok())
+					st = ledger_am::EngineGetFrozen(slot->table, &slot->out2);
 				break;
 			}
 		case ledger_am::kOpDeleteRow:
@@ -150,6 +154,10 @@ serve(ChannelSlot *slot)
 			break;
 		case ledger_am::kOpTableStats:
 			st = ledger_am::EngineTableStats(slot->table, &slot->out1, &slot->out2);
+			slot->data_len = 0;
+			break;
+		case ledger_am::kOpSetFrozen:
+			st = ledger_am::EngineSetFrozen(slot->table, slot->arg1);
 			slot->data_len = 0;
 			break;
 		case ledger_am::kOpCompactTable:
