@@ -491,6 +491,37 @@ TEST_F(EngineTest, DropTableRemovesRowsAndRecreatedTableStartsAtZero)
 	EXPECT_TRUE(EngineDropTable(TableId{1, 2, 3}).ok());
 }
 
+TEST_F(EngineTest, FrozenWatermarkMovesForwardDurablyAndDropsWithTheTable)
+{
+	uint64_t frozen = UINT64_MAX;
+	AppendN(kT1, 20);
+	ASSERT_TRUE(EngineGetFrozen(kT1, &frozen).ok());
+	EXPECT_EQ(frozen, 0u);
+	ASSERT_TRUE(EngineSetFrozen(kT1, 12).ok());
+	/* Never backward, never past the rows that exist. */
+	ASSERT_TRUE(EngineSetFrozen(kT1, 5).ok());
+	EXPECT_EQ(EngineSetFrozen(kT1, 21).code, EngineCode::kInvalid);
+	ASSERT_TRUE(EngineGetFrozen(kT1, &frozen).ok());
+	EXPECT_EQ(frozen, 12u);
+	/* Survives a reopen: pg_xact may have been truncated below it. */
+	Reopen();
+	ASSERT_TRUE(EngineGetFrozen(kT1, &frozen).ok());
+	EXPECT_EQ(frozen, 12u);
+	ASSERT_TRUE(EngineGetFrozen(kT2, &frozen).ok());
+	EXPECT_EQ(frozen, 0u);
+	/* A dropped table's watermark goes with it, also with its database. */
+	ASSERT_TRUE(EngineDropTable(kT1).ok());
+	Reopen();
+	ASSERT_TRUE(EngineGetFrozen(kT1, &frozen).ok());
+	EXPECT_EQ(frozen, 0u);
+	AppendN(kT2, 4);
+	ASSERT_TRUE(EngineSetFrozen(kT2, 4).ok());
+	ASSERT_TRUE(EngineDropDatabase(kT2.db).ok());
+	Reopen();
+	ASSERT_TRUE(EngineGetFrozen(kT2, &frozen).ok());
+	EXPECT_EQ(frozen, 0u);
+}
+
 TEST_F(EngineTest, DropDatabaseRemovesOnlyThatDatabase)
 {
 	std::vector<TableId> doomed = {{1663, 5, 1}, {1663, 5, 2}, {1664, 5, 3}, {20000, 5, 9}};

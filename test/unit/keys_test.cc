@@ -210,3 +210,12 @@ TEST(Keys, ReservationKeysLiveBelowRows)
 	EXPECT_LT(r, RowKey(TableId{0, 0, 0}, 0));
 	EXPECT_LT(ReservationKey(TableId{1663, 5, 1}), ReservationKey(TableId{1663, 6, 0}));
 }
+
+TEST(MetaKeys, KindsAreDistinctAndSortBeforeRows)
+{
+	TableId t{1663, 5, 16384};
+	EXPECT_NE(ReservationKey(t), FrozenKey(t));
+	EXPECT_EQ(ReservationKey(t).substr(2), FrozenKey(t).substr(2));
+	EXPECT_LT(FrozenKey(t), TablePrefix(t));
+	EXPECT_LT(ReservationKey(t), TablePrefix(t));
+}
