@@ -9,6 +9,7 @@
 #include "backend/backend.h"
 
 extern "C" {
+#include "access/xlog.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/proc.h"
@@ -155,7 +156,19 @@ wait_for_worker(void)
 ChannelSlot *
 ChannelBegin(void)
 {
-	ChannelSlot *slot = my_slot();
+	ChannelSlot *slot;
+
+	/*
+	 * RocksDB data is not replicated: a standby would answer with silently
+	 * missing rows. Refuse instead (the worker does not run in recovery).
+	 */
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("ledger_am tables cannot be accessed during recovery or on a standby"),
+				 errdetail("ledger_am stores rows outside the Postgres WAL; they are not replicated."),
+				 errhint("Query the primary server.")));
+	slot = my_slot();
 
 	if (!worker_running())
 		wait_for_worker();

@@ -35,7 +35,9 @@ extern "C" {
 #include "storage/bufmgr.h"
 #include "storage/predicate.h"
 #include "storage/procarray.h"
+#include "storage/fd.h"
 #include "storage/smgr.h"
+#include "common/relpath.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -44,6 +46,9 @@ extern "C" {
 }
 
 #include <cmath>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <type_traits>
 
 #include "codec/tid_map.h"
@@ -122,6 +127,59 @@ next_row_id(Relation rel)
 	ChannelSimpleCall(ledger_am::kOpNextRowId, LedgerTableId(rel), 0, 0, &next, NULL,
 					  "reading the table size");
 	return next;
+}
+
+/*
+ * ensure_virtual_segments makes md.c accept prefetches of virtual blocks.
+ * Bitmap heap scans and ANALYZE call PrefetchBuffer on the table's main
+ * fork for the blocks they visit, and md.c insists that every segment below
+ * the target is a full 1 GB and the target's segment exists. Rows live in
+ * RocksDB, so the segments are made sparse (ftruncate): they take no disk
+ * blocks, and DROP TABLE removes them like any segment. pg_relation_size()
+ * reports their apparent size; ledger_am.table_size() reports the real one.
+ */
+static void
+ensure_virtual_segments(Relation rel, uint64 nblocks)
+{
+	char	   *path;
+	uint64		last_seg;
+	char		segpath[MAXPGPATH];
+	struct stat st;
+
+	if (nblocks <= RELSEG_SIZE)
+		return;
+	last_seg = (nblocks - 1) / RELSEG_SIZE;
+	path = relpathperm(rel->rd_node, MAIN_FORKNUM);
+	snprintf(segpath, sizeof(segpath), "%s." UINT64_FORMAT, path, last_seg);
+	if (stat(segpath, &st) == 0)
+		return;					/* segments are made in order: all there */
+	for (uint64 seg = 0; seg <= last_seg; seg++)
+	{
+		int			fd;
+		off_t		want = seg < last_seg ? (off_t) RELSEG_SIZE * BLCKSZ : 0;
+
+		if (seg == 0)
+			strlcpy(segpath, path, sizeof(segpath));
+		else
+			snprintf(segpath, sizeof(segpath), "%s." UINT64_FORMAT, path, seg);
+		fd = OpenTransientFile(segpath, O_RDWR | O_CREAT | PG_BINARY);
+		if (fd < 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not create virtual segment \"%s\": %m", segpath)));
+		if (fstat(fd, &st) != 0 || (st.st_size < want && ftruncate(fd, want) != 0))
+		{
+			int			save_errno = errno;
+
+			CloseTransientFile(fd);
+			errno = save_errno;
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not extend virtual segment \"%s\": %m", segpath)));
+		}
+		CloseTransientFile(fd);
+	}
+	pfree(path);
 }
 
 /* decode_header reads a stored row's header or reports corruption. */
@@ -374,8 +432,11 @@ ledger_am_scan_begin(Relation relation, Snapshot snapshot, int nkeys, struct Sca
 	s->chunk = (char *) palloc(s->chunk_cap);
 	s->block = InvalidBlockNumber;
 
-	if (flags & SO_TYPE_SAMPLESCAN)
+	if (flags & (SO_TYPE_SAMPLESCAN | SO_TYPE_BITMAPSCAN | SO_TYPE_ANALYZE))
+	{
 		s->nblocks = ledger_am::BlocksForRowCount(next_row_id(relation));
+		ensure_virtual_segments(relation, s->nblocks);
+	}
 
 	/* Serializable: a scan reads "the whole table" (relation-level SIREAD lock). */
 	if ((flags & (SO_TYPE_SEQSCAN | SO_TYPE_SAMPLESCAN | SO_TYPE_BITMAPSCAN | SO_TYPE_TIDRANGESCAN)) &&
