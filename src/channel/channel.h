@@ -47,7 +47,26 @@ enum ChannelOp : uint32
 	kOpTableStats,	   /* out1 = bytes, out2 = stored rows */
 	kOpCompactTable,
 	kOpSetFrozen,	   /* arg1 = frozen watermark (forward only, synced) */
+	kOpPutRangeKeys,   /* arg1 = nrows; data = records (row id, key blob) */
+	kOpDropRangeKeys,
+	kOpRangeScan,	   /* data = RangeScanRequest; arg1 = max rows; flags bit0 = backward;
+						* out: records, out2 = resume key length (key at RangeResumeKey),
+						* out_flags bit0 = done */
 };
+
+/* The longest range key suffix (account + time + row id) the channel carries. */
+constexpr uint32 kMaxRangeKeySuffix = 8192;
+
+/*
+ * A range scan request in a slot's data buffer:
+ *   u8 space | u16 lo_len | lo | u16 hi_len | hi
+ * The response's resume key is stored at the end of the buffer.
+ */
+inline char *
+RangeResumeKey(char *data, uint32 buffer_size)
+{
+	return data + buffer_size - kMaxRangeKeySuffix;
+}
 
 /* kOpGet and kOpScan answer the table's frozen watermark in out2. */
 

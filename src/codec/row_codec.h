@@ -27,6 +27,10 @@ constexpr uint8_t kRowFormatVersion = 1;
 constexpr size_t kRowHeaderSize = 16;
 constexpr size_t kRecordHeaderSize = 16;
 
+/* In an append request, a record with this row id carries the range key
+ * blob (codec/range_keys.h) of the row record before it. */
+constexpr uint64_t kKeyBlobRecord = UINT64_MAX;
+
 struct RowHeader
 {
 	uint8_t version;

@@ -45,6 +45,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "codec/keys.h"
+#include "codec/range_keys.h"
 #include "codec/row_codec.h"
 #include "codec/tid_map.h"
 
@@ -279,6 +280,33 @@ EnsureReserved(const TableId &t, TableState *st, uint64_t end)
 	return OkStatus();
 }
 
+/* AddRangeKeys adds a row's range keys (a key blob) to a batch. */
+EngineStatus
+AddRangeKeys(rocksdb::WriteBatch *batch, const TableId &t, uint64_t row_id, const char *blob,
+			 uint32_t blob_len)
+{
+	if (blob == nullptr || blob_len == 0)
+		return OkStatus();
+	BlobReader reader(blob, blob_len);
+	uint8_t space;
+	const char *body;
+	uint16_t len;
+	while (reader.Next(&space, &body, &len))
+	{
+		if (space != kAccountSpace && space != kTimeSpace)
+			return MakeStatus(EngineCode::kInvalid, "range key of an unknown key space");
+		rocksdb::Status s = batch->Put(RangeKey(space, t, body, len, row_id), rocksdb::Slice());
+		if (!s.ok())
+			return FromRocks(s);
+	}
+	if (!reader.ok())
+		return MakeStatus(EngineCode::kInvalid, "truncated range key blob");
+	return OkStatus();
+}
+
+/* RangeSpaces lists the key spaces that hold a table's range keys. */
+constexpr uint8_t kRangeSpaces[] = {kAccountSpace, kTimeSpace};
+
 /* CollectTablespaces returns the distinct tablespace oids present in the key
  * space whose keys are [space byte(s)][spc u32 BE]...: seek-skips one
  * tablespace at a time instead of reading every key. */
@@ -437,6 +465,9 @@ EngineAppend(const TableId &t, const RowSlice *rows, uint32_t nrows, uint64_t *f
 			rocksdb::Status s = batch.Put(RowKey(t, first + i), rocksdb::Slice(rows[i].data, rows[i].len));
 			if (!s.ok())
 				return FromRocks(s);
+			es = AddRangeKeys(&batch, t, first + i, rows[i].keys, rows[i].keys_len);
+			if (!es.ok())
+				return es;
 		}
 		/* Advance before writing: a failed Write may still have reached the
 		 * WAL, and ids are cheap, so never hand these out again. */
@@ -648,6 +679,12 @@ EngineDropTable(const TableId &t) noexcept
 		std::string prefix = TablePrefix(t);
 		rocksdb::WriteBatch batch;
 		rocksdb::Status s = batch.DeleteRange(prefix, PrefixSuccessor(prefix));
+		for (uint8_t space : kRangeSpaces)
+		{
+			std::string sp = SpacePrefix(space, t);
+			if (s.ok())
+				s = batch.DeleteRange(sp, PrefixSuccessor(sp));
+		}
 		for (uint8_t kind : kMetaKinds)
 			if (s.ok())
 				s = batch.Delete(MetaKey(kind, t));
@@ -676,20 +713,25 @@ EngineDropDatabase(uint32_t db) noexcept
 	{
 		if (g_db == nullptr)
 			return NotOpen();
-		const std::string row_space(1, static_cast<char>(kRowSpace));
-		std::vector<uint32_t> row_spcs;
-		EngineStatus es = CollectTablespaces(row_space, &row_spcs);
-		if (!es.ok())
-			return es;
-
 		rocksdb::WriteBatch batch;
 		rocksdb::Status s;
-		for (uint32_t spc : row_spcs)
+		EngineStatus es;
+		for (uint8_t space : {kRowSpace, kAccountSpace, kTimeSpace})
 		{
-			std::string prefix = DatabasePrefix(spc, db);
-			s = batch.DeleteRange(prefix, PrefixSuccessor(prefix));
-			if (!s.ok())
-				return FromRocks(s);
+			const std::string space_prefix(1, static_cast<char>(space));
+			std::vector<uint32_t> spcs;
+
+			es = CollectTablespaces(space_prefix, &spcs);
+			if (!es.ok())
+				return es;
+			for (uint32_t spc : spcs)
+			{
+				std::string prefix = DatabasePrefix(spc, db);
+				prefix[0] = static_cast<char>(space);
+				s = batch.DeleteRange(prefix, PrefixSuccessor(prefix));
+				if (!s.ok())
+					return FromRocks(s);
+			}
 		}
 		for (uint8_t kind : kMetaKinds)
 		{
@@ -722,6 +764,170 @@ EngineDropDatabase(uint32_t db) noexcept
 				++it;
 		}
 		return FromRocks(s);
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
+/* EnginePutRangeKeys writes the range keys of an existing row. */
+EngineStatus
+EnginePutRangeKeys(const TableId &t, uint64_t row_id, const char *blob, uint32_t blob_len) noexcept
+{
+	try
+	{
+		if (g_db == nullptr)
+			return NotOpen();
+		rocksdb::WriteBatch batch;
+		EngineStatus es = AddRangeKeys(&batch, t, row_id, blob, blob_len);
+		if (!es.ok())
+			return es;
+		rocksdb::WriteOptions wo;
+		wo.sync = false;
+		return FromRocks(g_db->Write(wo, &batch));
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
+/* EngineDropRangeKeys removes all range keys of a table (synced, like a drop). */
+EngineStatus
+EngineDropRangeKeys(const TableId &t) noexcept
+{
+	try
+	{
+		if (g_db == nullptr)
+			return NotOpen();
+		rocksdb::WriteBatch batch;
+		for (uint8_t space : kRangeSpaces)
+		{
+			std::string sp = SpacePrefix(space, t);
+			rocksdb::Status s = batch.DeleteRange(sp, PrefixSuccessor(sp));
+			if (!s.ok())
+				return FromRocks(s);
+		}
+		rocksdb::WriteOptions wo;
+		wo.sync = true;
+		return FromRocks(g_db->Write(wo, &batch));
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
+/* EngineRangeScan streams rows in range key order (see engine.h). */
+EngineStatus
+EngineRangeScan(const TableId &t, uint8_t space, const char *lo, size_t lo_len, const char *hi,
+				size_t hi_len, bool backward, uint32_t max_rows, char *buf, size_t cap,
+				size_t *used, uint32_t *count, char *resume, size_t resume_cap,
+				size_t *resume_len, bool *done) noexcept
+{
+	try
+	{
+		*used = 0;
+		*count = 0;
+		*resume_len = 0;
+		*done = false;
+		if (g_db == nullptr)
+			return NotOpen();
+		if (space != kAccountSpace && space != kTimeSpace)
+			return MakeStatus(EngineCode::kInvalid, "range scan of an unknown key space");
+
+		std::string prefix = SpacePrefix(space, t);
+		std::string lower = prefix + std::string(lo, lo_len);
+		std::string upper = hi_len > 0 ? prefix + std::string(hi, hi_len) : PrefixSuccessor(prefix);
+		rocksdb::Slice lower_slice(lower), upper_slice(upper);
+		rocksdb::ReadOptions ro;
+		ro.iterate_lower_bound = &lower_slice;
+		ro.iterate_upper_bound = &upper_slice;
+		std::unique_ptr<rocksdb::Iterator> it(g_db->NewIterator(ro));
+		RecordWriter writer(buf, cap);
+
+		/* Keys are read in batches and their rows fetched with one MultiGet. */
+		constexpr size_t kBatch = 64;
+		std::vector<std::string> keys;
+		std::vector<std::string> row_keys;
+		std::vector<uint64_t> ids;
+		bool exhausted = false;
+
+		if (backward)
+			it->SeekToLast();
+		else
+			it->SeekToFirst();
+		while (!exhausted)
+		{
+			keys.clear();
+			row_keys.clear();
+			ids.clear();
+			while (keys.size() < kBatch && (max_rows == 0 || *count + keys.size() < max_rows))
+			{
+				if (!it->Valid())
+				{
+					exhausted = true;
+					break;
+				}
+				rocksdb::Slice k = it->key();
+				if (k.size() < prefix.size() + 8)
+					return MakeStatus(EngineCode::kCorruption, "malformed range key");
+				keys.emplace_back(k.data() + prefix.size(), k.size() - prefix.size());
+				ids.push_back(RangeKeyRowId(k.data(), k.size()));
+				row_keys.push_back(RowKey(t, ids.back()));
+				if (backward)
+					it->Prev();
+				else
+					it->Next();
+			}
+			if (!it->status().ok())
+				return FromRocks(it->status());
+			if (keys.empty())
+				break;
+
+			std::vector<rocksdb::Slice> slices(row_keys.begin(), row_keys.end());
+			std::vector<rocksdb::PinnableSlice> values(slices.size());
+			std::vector<rocksdb::Status> statuses(slices.size());
+			g_db->MultiGet(rocksdb::ReadOptions(), g_db->DefaultColumnFamily(), slices.size(),
+						   slices.data(), values.data(), statuses.data());
+			for (size_t i = 0; i < keys.size(); i++)
+			{
+				if (statuses[i].IsNotFound())
+				{
+					/* The row was reclaimed (aborted): its range keys linger. */
+				}
+				else if (!statuses[i].ok())
+					return FromRocks(statuses[i]);
+				else
+				{
+					if (!writer.Fits(values[i].size()))
+					{
+						if (writer.count() == 0)
+							return MakeStatus(EngineCode::kBufferTooSmall,
+											  "a row does not fit the range scan buffer");
+						/* Resume at this key: report the previous one. */
+						exhausted = false;
+						goto stop;
+					}
+					char *dst = writer.Append(ids[i], static_cast<uint32_t>(values[i].size()));
+					std::memcpy(dst, values[i].data(), values[i].size());
+				}
+				if (keys[i].size() > resume_cap)
+					return MakeStatus(EngineCode::kBufferTooSmall, "range key longer than the resume buffer");
+				std::memcpy(resume, keys[i].data(), keys[i].size());
+				*resume_len = keys[i].size();
+			}
+			*used = writer.used();
+			*count = writer.count();
+			if (max_rows != 0 && *count >= max_rows)
+				break;
+		}
+		*done = exhausted;
+stop:
+		*used = writer.used();
+		*count = writer.count();
+		return OkStatus();
 	}
 	catch (...)
 	{

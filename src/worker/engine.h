@@ -62,10 +62,12 @@ struct RowSlice
 {
 	const char *data;
 	uint32_t len;
+	const char *keys;	/* optional range key blob (codec/range_keys.h) */
+	uint32_t keys_len;
 };
 
-/* EngineAppend writes nrows rows of table t in one WriteBatch (not synced),
- * assigning consecutive row ids starting at *first_row_id. */
+/* EngineAppend writes nrows rows of table t, with their range keys, in one
+ * WriteBatch (not synced), assigning consecutive row ids from *first_row_id. */
 EngineStatus EngineAppend(const TableId &t, const RowSlice *rows, uint32_t nrows,
 						  uint64_t *first_row_id) noexcept;
 
@@ -110,6 +112,27 @@ EngineStatus EngineGetFrozen(const TableId &t, uint64_t *frozen_below) noexcept;
 
 /* EngineSetFrozen durably (synced) moves t's frozen watermark forward. */
 EngineStatus EngineSetFrozen(const TableId &t, uint64_t frozen_below) noexcept;
+
+/* EnginePutRangeKeys writes the range keys of an existing row (backfill
+ * when a table's range declaration is created). */
+EngineStatus EnginePutRangeKeys(const TableId &t, uint64_t row_id, const char *blob,
+								uint32_t blob_len) noexcept;
+
+/* EngineDropRangeKeys removes all range keys of a table. */
+EngineStatus EngineDropRangeKeys(const TableId &t) noexcept;
+
+/* EngineRangeScan reads the rows whose range keys of `space` lie in
+ * [lo, hi) (key suffixes after the table prefix; an empty hi means "to the
+ * end of the table's space"), in key order (reversed if backward), as framed
+ * records of (row id, row value) into buf, at most max_rows rows (0: no
+ * limit) and as many as fit. Keys whose row is gone are skipped. The suffix
+ * of the last key read is copied to resume (cap resume_cap) so the caller
+ * can continue after it; *done is set when the range is exhausted. */
+EngineStatus EngineRangeScan(const TableId &t, uint8_t space, const char *lo, size_t lo_len,
+							 const char *hi, size_t hi_len, bool backward, uint32_t max_rows,
+							 char *buf, size_t cap, size_t *used, uint32_t *count,
+							 char *resume, size_t resume_cap, size_t *resume_len,
+							 bool *done) noexcept;
 
 /* EngineTableStats returns on-disk bytes (SST files + memtables) and the
  * number of stored rows of t (counted by iteration). */

@@ -71,13 +71,33 @@ serve_append(ChannelSlot *slot, char *data)
 	uint32		len;
 	EngineStatus st;
 
-	while (got < n && reader.Next(&row_id, &value, &len))
+	bool		bad = false;
+
+	while (reader.Next(&row_id, &value, &len))
 	{
+		if (row_id == ledger_am::kKeyBlobRecord)
+		{
+			if (got == 0 || rows[got - 1].keys != NULL)
+			{
+				bad = true;
+				break;
+			}
+			rows[got - 1].keys = value;
+			rows[got - 1].keys_len = len;
+			continue;
+		}
+		if (got == n)
+		{
+			bad = true;
+			break;
+		}
 		rows[got].data = value;
 		rows[got].len = len;
+		rows[got].keys = NULL;
+		rows[got].keys_len = 0;
 		got++;
 	}
-	if (got != n || !reader.ok())
+	if (bad || got != n || !reader.ok())
 	{
 		st.code = EngineCode::kInvalid;
 		strlcpy(st.message, "malformed append request", sizeof(st.message));
@@ -86,6 +106,82 @@ serve_append(ChannelSlot *slot, char *data)
 		st = ledger_am::EngineAppend(slot->table, rows, n, &slot->out1);
 	pfree(rows);
 	slot->data_len = 0;
+	return st;
+}
+
+/* serve_put_range_keys writes backfilled range keys: records of (row id, key blob). */
+static EngineStatus
+serve_put_range_keys(ChannelSlot *slot, char *data)
+{
+	ledger_am::RecordReader reader(data, slot->data_len);
+	uint64		row_id;
+	const char *blob;
+	uint32		len;
+	EngineStatus st = EngineStatus{EngineCode::kOk, ""};
+
+	while (st.ok() && reader.Next(&row_id, &blob, &len))
+		st = ledger_am::EnginePutRangeKeys(slot->table, row_id, blob, len);
+	if (st.ok() && !reader.ok())
+	{
+		st.code = EngineCode::kInvalid;
+		strlcpy(st.message, "malformed range key request", sizeof(st.message));
+	}
+	slot->data_len = 0;
+	return st;
+}
+
+/* serve_range_scan parses a range scan request and streams rows into the
+ * same buffer (the request is copied out first: the response overwrites it). */
+static EngineStatus
+serve_range_scan(ChannelSlot *slot, char *data, size_t cap)
+{
+	char		req[1 + 2 + 2 * ledger_am::kMaxRangeKeySuffix + 2];
+	uint16		lo_len;
+	uint16		hi_len;
+	uint8		space;
+	size_t		used = 0;
+	size_t		resume_len = 0;
+	uint32		count = 0;
+	bool		done = false;
+	EngineStatus st;
+
+	if (slot->data_len < 5 || slot->data_len > sizeof(req))
+	{
+		st.code = EngineCode::kInvalid;
+		strlcpy(st.message, "malformed range scan request", sizeof(st.message));
+		slot->data_len = 0;
+		return st;
+	}
+	memcpy(req, data, slot->data_len);
+	space = (uint8) req[0];
+	memcpy(&lo_len, req + 1, 2);
+	if (3 + (size_t) lo_len + 2 > slot->data_len)
+	{
+		st.code = EngineCode::kInvalid;
+		strlcpy(st.message, "malformed range scan request", sizeof(st.message));
+		slot->data_len = 0;
+		return st;
+	}
+	memcpy(&hi_len, req + 3 + lo_len, 2);
+	if (3 + (size_t) lo_len + 2 + hi_len != slot->data_len)
+	{
+		st.code = EngineCode::kInvalid;
+		strlcpy(st.message, "malformed range scan request", sizeof(st.message));
+		slot->data_len = 0;
+		return st;
+	}
+	st = ledger_am::EngineRangeScan(slot->table, space, req + 3, lo_len, req + 5 + lo_len, hi_len,
+									(slot->flags & ledger_am::kScanBackward) != 0,
+									(uint32) slot->arg1, data, cap - ledger_am::kMaxRangeKeySuffix,
+									&used, &count,
+									ledger_am::RangeResumeKey(data, (uint32) cap),
+									ledger_am::kMaxRangeKeySuffix, &resume_len, &done);
+	slot->data_len = (uint32) used;
+	slot->out_count = count;
+	slot->out2 = resume_len;
+	slot->out_flags = done ? ledger_am::kScanDone : 0;
+	if (st.ok())
+		st = ledger_am::EngineGetFrozen(slot->table, &slot->out1);
 	return st;
 }
 
@@ -159,6 +255,16 @@ serve(ChannelSlot *slot)
 		case ledger_am::kOpSetFrozen:
 			st = ledger_am::EngineSetFrozen(slot->table, slot->arg1);
 			slot->data_len = 0;
+			break;
+		case ledger_am::kOpPutRangeKeys:
+			st = serve_put_range_keys(slot, data);
+			break;
+		case ledger_am::kOpDropRangeKeys:
+			st = ledger_am::EngineDropRangeKeys(slot->table);
+			slot->data_len = 0;
+			break;
+		case ledger_am::kOpRangeScan:
+			st = serve_range_scan(slot, data, cap);
 			break;
 		case ledger_am::kOpCompactTable:
 			st = ledger_am::EngineCompactTable(slot->table);
