@@ -15,6 +15,9 @@ OBJS = \
 	src/backend/xact_hooks.o \
 	src/backend/mutation_guard.o \
 	src/backend/sql_functions.o \
+	src/backend/range_decl.o \
+	src/backend/range_index.o \
+	src/backend/range_scan.o \
 	src/worker/storage_worker.o \
 	src/worker/engine.o
 

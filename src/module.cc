@@ -119,6 +119,10 @@ define_gucs(void)
 							 "transaction's rows are durable, before its commit record.",
 							 NULL, &ledger_debug_crash_before_commit_record, false,
 							 PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
+	DefineCustomBoolVariable("ledger_am.enable_range_scan",
+							 "Enables the planner's use of ledger_am account and time range scans.",
+							 NULL, &ledger_enable_range_scan, true,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("ledger_am");
 }
 
@@ -161,4 +165,5 @@ _PG_init(void)
 	register_storage_worker();
 	ledger_install_xact_hooks();
 	ledger_install_mutation_guard();
+	ledger_install_range_scan();
 }

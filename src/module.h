@@ -15,6 +15,7 @@ extern int	ledger_channel_buffer_kb;
 extern int	ledger_block_cache_mb;
 extern int	ledger_write_buffer_mb;
 extern bool ledger_debug_crash_before_commit_record;
+extern bool ledger_enable_range_scan;
 
 enum LedgerCompression
 {
@@ -31,6 +32,7 @@ enum LedgerCompression
 /* Backend-side installers (src/backend/). */
 extern void ledger_install_xact_hooks(void);
 extern void ledger_install_mutation_guard(void);
+extern void ledger_install_range_scan(void);
 
 /* Storage worker entry point (src/worker/storage_worker.cc). */
 extern "C" PGDLLEXPORT void ledger_am_worker_main(Datum arg);

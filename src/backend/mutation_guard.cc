@@ -14,7 +14,16 @@
 #include "backend/backend.h"
 
 extern "C" {
+#include "access/heapam.h"
+#include "access/htup_details.h"
 #include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/pg_class.h"
+#include "nodes/makefuncs.h"
+#include "utils/acl.h"
+#include "utils/syscache.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_inherits.h"
 #include "commands/dbcommands.h"
@@ -237,6 +246,130 @@ refuse_rangevar(RangeVar *rv, const char *operation)
 	}
 }
 
+/* any_ledger_table tells whether the database (or one schema of it) holds a
+ * ledger_am table. */
+static bool
+any_ledger_table(Oid nspoid)
+{
+	Oid			amoid = get_am_oid("ledger_am", true);
+	Relation	classrel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
+
+	if (!OidIsValid(amoid))
+		return false;
+	classrel = table_open(RelationRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(classrel, 0, NULL);
+	while (!found && (tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_class form = (Form_pg_class) GETSTRUCT(tup);
+
+		found = form->relam == amoid && form->relkind == RELKIND_RELATION &&
+			(!OidIsValid(nspoid) || form->relnamespace == nspoid);
+	}
+	table_endscan(scan);
+	table_close(classrel, AccessShareLock);
+	return found;
+}
+
+/* reindex_touches_ledger tells whether a REINDEX would rebuild an index of a
+ * ledger_am table. */
+static bool
+reindex_touches_ledger(ReindexStmt *rs)
+{
+	switch (rs->kind)
+	{
+		case REINDEX_OBJECT_TABLE:
+			return OidIsValid(ledger_member(RangeVarGetRelid(rs->relation, NoLock, true), true));
+		case REINDEX_OBJECT_INDEX:
+			{
+				Oid			indexoid = RangeVarGetRelid(rs->relation, NoLock, true);
+				Oid			heapoid = OidIsValid(indexoid) ? IndexGetRelation(indexoid, true) : InvalidOid;
+
+				return OidIsValid(ledger_member(heapoid, true));
+			}
+		case REINDEX_OBJECT_SCHEMA:
+			return any_ledger_table(get_namespace_oid(rs->name, true));
+		default:
+			return any_ledger_table(InvalidOid);
+	}
+}
+
+/* vacuum_full_all_but_ledger turns a database-wide VACUUM FULL into one over
+ * every table except ledger_am tables, which have nothing to reclaim and
+ * cannot be rewritten. Returns the statement to run. */
+static PlannedStmt *
+vacuum_full_all_but_ledger(PlannedStmt *pstmt, bool readOnlyTree)
+{
+	Oid			amoid = get_am_oid("ledger_am", true);
+	VacuumStmt *vs;
+	Relation	classrel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	List	   *rels = NIL;
+
+	if (!OidIsValid(amoid) || !any_ledger_table(InvalidOid))
+		return pstmt;
+	if (readOnlyTree)
+		pstmt = (PlannedStmt *) copyObjectImpl(pstmt);
+	vs = (VacuumStmt *) pstmt->utilityStmt;
+	classrel = table_open(RelationRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(classrel, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_class form = (Form_pg_class) GETSTRUCT(tup);
+		Oid			relid = form->oid;
+
+		if ((form->relkind != RELKIND_RELATION && form->relkind != RELKIND_MATVIEW) ||
+			form->relam == amoid || form->relpersistence == RELPERSISTENCE_TEMP)
+			continue;
+		/* What a database-wide VACUUM would silently skip. */
+		if (!(pg_class_ownercheck(relid, GetUserId()) ||
+			  (pg_database_ownercheck(MyDatabaseId, GetUserId()) && !form->relisshared)))
+			continue;
+		rels = lappend(rels, makeVacuumRelation(makeRangeVar(get_namespace_name(form->relnamespace),
+															 pstrdup(NameStr(form->relname)), -1),
+												relid, NIL));
+	}
+	table_endscan(scan);
+	table_close(classrel, AccessShareLock);
+	vs->rels = rels;
+	return pstmt;
+}
+
+/* vacuum_is_full tells whether a VACUUM statement has the FULL option. */
+static bool
+vacuum_is_full(VacuumStmt *vs)
+{
+	ListCell   *lc;
+	bool		full = false;
+
+	foreach(lc, vs->options)
+	{
+		DefElem    *opt = (DefElem *) lfirst(lc);
+
+		if (strcmp(opt->defname, "full") == 0)
+			full = opt->arg == NULL || defGetBoolean(opt);
+	}
+	return full;
+}
+
+/* get_relfilenode reads a relation's current relfilenode from pg_class. */
+static Oid
+get_relfilenode(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			node = InvalidOid;
+
+	if (HeapTupleIsValid(tup))
+	{
+		node = ((Form_pg_class) GETSTRUCT(tup))->relfilenode;
+		ReleaseSysCache(tup);
+	}
+	return node;
+}
+
 /* check_utility refuses utility statements that would remove or rewrite rows. */
 static void
 check_utility(Node *parsetree)
@@ -256,18 +389,42 @@ check_utility(Node *parsetree)
 		case T_VacuumStmt:
 			{
 				VacuumStmt *vs = (VacuumStmt *) parsetree;
-				bool		full = false;
 
-				foreach(lc, vs->options)
+				if (vacuum_is_full(vs))
+					foreach(lc, vs->rels)
+						refuse_rangevar(((VacuumRelation *) lfirst(lc))->relation, "VACUUM FULL");
+				break;
+			}
+		case T_ReindexStmt:
+			{
+				ReindexStmt *rs = (ReindexStmt *) parsetree;
+				bool		concurrently = false;
+
+				foreach(lc, rs->params)
 				{
 					DefElem    *opt = (DefElem *) lfirst(lc);
 
-					if (strcmp(opt->defname, "full") == 0)
-						full = opt->arg == NULL || defGetBoolean(opt);
+					if (strcmp(opt->defname, "concurrently") == 0)
+						concurrently = opt->arg == NULL || defGetBoolean(opt);
 				}
-				if (full)
-					foreach(lc, vs->rels)
-						refuse_rangevar(((VacuumRelation *) lfirst(lc))->relation, "VACUUM FULL");
+				if (concurrently && reindex_touches_ledger(rs))
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("ledger_am does not support REINDEX CONCURRENTLY"),
+							 errhint("Use REINDEX without CONCURRENTLY.")));
+				break;
+			}
+		case T_AlterTableStmt:
+			{
+				AlterTableStmt *as = (AlterTableStmt *) parsetree;
+
+				foreach(lc, as->cmds)
+				{
+					AlterTableCmd *cmd = (AlterTableCmd *) lfirst(lc);
+
+					if (cmd->subtype == AT_ClusterOn)
+						refuse_rangevar(as->relation, "CLUSTER");
+				}
 				break;
 			}
 		case T_IndexStmt:
@@ -297,9 +454,27 @@ ledger_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnl
 	Node	   *parsetree = pstmt->utilityStmt;
 	Oid			dropped_db = InvalidOid;
 
+	Oid			altered = InvalidOid;
+	Oid			relfilenode_before = InvalidOid;
+
 	check_utility(parsetree);
 	if (IsA(parsetree, DropdbStmt))
 		dropped_db = get_database_oid(((DropdbStmt *) parsetree)->dbname, true);
+	if (IsA(parsetree, VacuumStmt) && ((VacuumStmt *) parsetree)->rels == NIL &&
+		vacuum_is_full((VacuumStmt *) parsetree))
+	{
+		pstmt = vacuum_full_all_but_ledger(pstmt, readOnlyTree);
+		parsetree = pstmt->utilityStmt;
+	}
+	if (IsA(parsetree, AlterTableStmt))
+	{
+		/* Backstop for the rewrite event trigger (which a superuser can disable). */
+		altered = RangeVarGetRelid(((AlterTableStmt *) parsetree)->relation, NoLock, true);
+		if (OidIsValid(altered) && RelidIsLedger(altered))
+			relfilenode_before = get_relfilenode(altered);
+		else
+			altered = InvalidOid;
+	}
 
 	if (prev_process_utility_hook)
 		prev_process_utility_hook(pstmt, queryString, readOnlyTree, context, params, queryEnv,
@@ -307,6 +482,17 @@ ledger_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnl
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv,
 								dest, qc);
+
+	if (OidIsValid(altered))
+	{
+		CommandCounterIncrement();
+		if (get_relfilenode(altered) != relfilenode_before)
+		{
+			char	   *name = get_rel_name(altered);
+
+			LedgerRefuseByName(name ? name : "?", "ALTER TABLE that rewrites the table");
+		}
+	}
 
 	/* DROP DATABASE cannot run in a transaction block: it is done now. */
 	if (OidIsValid(dropped_db) && !OidIsValid(get_database_oid(((DropdbStmt *) parsetree)->dbname, true)))

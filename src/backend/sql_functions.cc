@@ -7,6 +7,7 @@
 #include "backend/backend.h"
 
 extern "C" {
+#include "access/relation.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "executor/spi.h"
@@ -34,8 +35,12 @@ PG_FUNCTION_INFO_V1(ledger_am_next_row_id);
 static Relation
 open_ledger_table(Oid relid, AclMode mode)
 {
-	Relation	rel = table_open(relid, AccessShareLock);
+	Relation	rel = try_relation_open(relid, AccessShareLock);
 
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
 	if (!RelationIsLedger(rel))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),

@@ -13,6 +13,7 @@
  * below may ereport (longjmp).
  */
 #include "backend/backend.h"
+#include "backend/range.h"
 
 extern "C" {
 #include "access/heapam.h"
@@ -786,6 +787,8 @@ write_rows(Relation rel, TupleTableSlot **slots, int nslots, CommandId cid)
 	MemoryContext old;
 	int			i = 0;
 
+	const RangeDecl *decl = RangeDeclGet(rel);
+
 	CheckForSerializableConflictIn(rel, NULL, InvalidBlockNumber);
 	LedgerNoteWrite();
 
@@ -802,18 +805,27 @@ write_rows(Relation rel, TupleTableSlot **slots, int nslots, CommandId cid)
 		{
 			MinimalTuple mtup;
 			Size		vlen;
+			Size		need;
 			char	   *dst;
+			StringInfoData keys;
 
 			old = MemoryContextSwitchTo(tmpcxt);
 			vlen = RowFormValue(rel, slots[i], &mtup);
+			keys.len = 0;
+			if (decl != NULL)
+			{
+				initStringInfo(&keys);
+				RangeKeysForSlot(decl, slots[i], &keys);
+			}
 			MemoryContextSwitchTo(old);
-			if (!writer.Fits(vlen))
+			need = ledger_am::RecordSize(vlen) + (keys.len > 0 ? ledger_am::RecordSize(keys.len) : 0);
+			if (!writer.Fits(need - ledger_am::kRecordHeaderSize))
 			{
 				if (writer.count() == 0)
 					ereport(ERROR,
 							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 							 errmsg("row is too big for ledger_am table \"%s\": %zu bytes, maximum %zu",
-									RelationGetRelationName(rel), vlen,
+									RelationGetRelationName(rel), need - ledger_am::kRecordHeaderSize,
 									cap - ledger_am::kRecordHeaderSize),
 							 errhint("Raise ledger_am.channel_buffer_kb (needs a restart).")));
 				break;
@@ -821,11 +833,13 @@ write_rows(Relation rel, TupleTableSlot **slots, int nslots, CommandId cid)
 			dst = writer.Append(0, (uint32) vlen);
 			ledger_am::EncodeRowHeader(dst, xmin, cid);
 			memcpy(dst + ledger_am::kRowHeaderSize, mtup, mtup->t_len);
+			if (keys.len > 0)
+				memcpy(writer.Append(ledger_am::kKeyBlobRecord, (uint32) keys.len), keys.data, keys.len);
 			MemoryContextReset(tmpcxt);
 			i++;
 		}
 		cslot->table = table;
-		cslot->arg1 = writer.count();
+		cslot->arg1 = (uint64) (i - first_slot);
 		cslot->flags = 0;
 		cslot->data_len = (uint32) writer.used();
 		(void) ChannelCall(cslot, ledger_am::kOpAppend, "appending rows");
@@ -1221,7 +1235,7 @@ ledger_am_index_build_range_scan(Relation table_rel, Relation index_rel, IndexIn
 	bool		own_scan = (scan == NULL);
 	bool		mvcc;
 	LedgerScanDesc s;
-	uint64		row_id;
+	uint64		row_id = 0;
 	const char *value;
 	uint32		len;
 	RowHeader	hdr;
@@ -1245,10 +1259,16 @@ ledger_am_index_build_range_scan(Relation table_rel, Relation index_rel, IndexIn
 		position_for(s, false);
 	}
 
+	if (progress)
+		pgstat_progress_update_param(PROGRESS_SCAN_BLOCKS_TOTAL,
+									 (int64) ledger_am::BlocksForRowCount(next_row_id(table_rel)));
 	for (;;)
 	{
 		bool		have;
 
+		if (progress && ((uint64) reltuples % 10000) == 0)
+			pgstat_progress_update_param(PROGRESS_SCAN_BLOCKS_DONE,
+										 (int64) ledger_am::RowIdToTid(row_id).block);
 		if (s->base.rs_parallel != NULL)
 			have = next_parallel_record(s, &row_id, &value, &len);
 		else

@@ -15,11 +15,14 @@
  * Nothing that can fail runs at COMMIT or ABORT (an ERROR there is a PANIC).
  */
 #include "backend/backend.h"
+#include "backend/range.h"
 
 extern "C" {
 #include "access/xact.h"
 #include "catalog/objectaccess.h"
+#include "catalog/index.h"
 #include "catalog/pg_class.h"
+#include "utils/lsyscache.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
@@ -31,7 +34,8 @@ struct PendingStorage
 {
 	ledger_am::TableId table;
 	SubTransactionId subid;
-	bool		drop_at_commit; /* true: DROP TABLE; false: created here */
+	bool		drop_at_commit; /* true: DROP TABLE / DROP INDEX; false: created here */
+	bool		range_keys_only;	/* DROP of the range declaration */
 };
 
 static PendingStorage *pending = NULL;
@@ -48,7 +52,7 @@ LedgerNoteWrite(void)
 
 /* remember adds a pending storage action. */
 static void
-remember(const ledger_am::TableId &t, bool drop_at_commit)
+remember(const ledger_am::TableId &t, bool drop_at_commit, bool range_keys_only = false)
 {
 	if (npending == maxpending)
 	{
@@ -64,6 +68,7 @@ remember(const ledger_am::TableId &t, bool drop_at_commit)
 	pending[npending].table = t;
 	pending[npending].subid = GetCurrentSubTransactionId();
 	pending[npending].drop_at_commit = drop_at_commit;
+	pending[npending].range_keys_only = range_keys_only;
 	npending++;
 }
 
@@ -77,9 +82,10 @@ LedgerNoteCreatedStorage(const ledger_am::TableId &t)
  * a miss leaves unreachable bytes (a new table with the same relfilenode
  * clears them at creation), never wrong rows. */
 static void
-remove_storage(const ledger_am::TableId &t)
+remove_storage(const ledger_am::TableId &t, bool range_keys_only)
 {
-	if (!ChannelCallNoError(ledger_am::kOpDropTable, &t, 0, 5000))
+	if (!ChannelCallNoError(range_keys_only ? ledger_am::kOpDropRangeKeys : ledger_am::kOpDropTable,
+							&t, 0, 5000))
 		elog(LOG, "ledger_am: could not remove storage of relfilenode %u in database %u now",
 			 t.rel, t.db);
 }
@@ -90,7 +96,7 @@ settle_pending(bool committed)
 {
 	for (int i = 0; i < npending; i++)
 		if (pending[i].drop_at_commit == committed)
-			remove_storage(pending[i].table);
+			remove_storage(pending[i].table, pending[i].range_keys_only);
 	npending = 0;
 }
 
@@ -158,7 +164,7 @@ ledger_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			else
 			{
 				if (!pending[i].drop_at_commit)
-					remove_storage(pending[i].table);
+					remove_storage(pending[i].table, false);
 				continue;		/* a rolled-back DROP is forgotten */
 			}
 		}
@@ -174,7 +180,40 @@ ledger_object_access(ObjectAccessType access, Oid classId, Oid objectId, int sub
 	if (prev_object_access_hook)
 		prev_object_access_hook(access, classId, objectId, subId, arg);
 
-	if (access == OAT_DROP && classId == RelationRelationId && subId == 0 && RelidIsLedger(objectId))
+	if (access != OAT_DROP || classId != RelationRelationId || subId != 0)
+		return;
+	if (get_rel_relkind(objectId) == RELKIND_INDEX)
+	{
+		/* DROP of a ledger_range index: the table's range keys go at commit. */
+		Oid			range_am = LedgerRangeAmOid();
+		HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(objectId));
+		bool		is_range = false;
+
+		if (HeapTupleIsValid(tup))
+		{
+			is_range = OidIsValid(range_am) && ((Form_pg_class) GETSTRUCT(tup))->relam == range_am;
+			ReleaseSysCache(tup);
+		}
+		if (is_range)
+		{
+			Oid			heapoid = IndexGetRelation(objectId, true);
+
+			tup = OidIsValid(heapoid) ? SearchSysCache1(RELOID, ObjectIdGetDatum(heapoid)) : NULL;
+			if (HeapTupleIsValid(tup))
+			{
+				Form_pg_class form = (Form_pg_class) GETSTRUCT(tup);
+				ledger_am::TableId t;
+
+				t.spc = OidIsValid(form->reltablespace) ? form->reltablespace : MyDatabaseTableSpace;
+				t.db = MyDatabaseId;
+				t.rel = form->relfilenode;
+				ReleaseSysCache(tup);
+				remember(t, true, true);
+			}
+		}
+		return;
+	}
+	if (RelidIsLedger(objectId))
 	{
 		HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(objectId));
 

@@ -1,0 +1,877 @@
+/*
+ * range_scan.cc: account and time range scans in plain SQL.
+ *
+ * A set_rel_pathlist hook offers, for a ledger_am table with a range
+ * declaration (range_decl.cc), a custom path "LedgerRangeScan" that reads
+ * rows in (account, time) or (time) key order straight off RocksDB:
+ *
+ *   WHERE account_col = $1 [AND ts >= $2 AND ts < $3] [ORDER BY ts [DESC]] [LIMIT n]
+ *   WHERE $1 = ANY(account_array_col) ...
+ *   WHERE (debit_account = $1 OR credit_account = $1) ...
+ *   WHERE ts BETWEEN $1 AND $2 ...
+ *   ... JOIN accounts a ON e.debit_account = a.id   (parameterized path)
+ *
+ * The path is ordered by the time column (ascending, or descending when read
+ * backward), so ORDER BY ts needs no Sort and LIMIT stops the stream early;
+ * requests grow from 32 rows to a full buffer. Every restriction stays in
+ * the node's qual and is rechecked, so the key range only has to be a
+ * superset (an account key lists an event under each account it touches).
+ * Costs come from the planner's own selectivity estimates; the planner picks
+ * the path only when it is cheaper than a seq scan or a btree index scan.
+ * `SET ledger_am.enable_range_scan = off` removes it for comparison.
+ */
+#include "backend/range.h"
+
+extern "C" {
+#include "access/table.h"
+#include "commands/explain.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/extensible.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "nodes/value.h"
+#include "optimizer/clauses.h"
+#include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
+#include "optimizer/restrictinfo.h"
+#include "parser/parse_coerce.h"
+#include "pgstat.h"
+#include "storage/predicate.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/builtins.h"
+#include "utils/ruleutils.h"
+#include "utils/snapmgr.h"
+#include "utils/typcache.h"
+}
+
+#include "catalog/pg_type.h"
+#include "codec/range_keys.h"
+
+bool		ledger_enable_range_scan = true;
+
+/* Bits of the plan's flags integer. */
+enum RangeFlags
+{
+	RF_ACCOUNT = 1 << 0,
+	RF_LO = 1 << 1,
+	RF_LO_STRICT = 1 << 2,
+	RF_HI = 1 << 3,
+	RF_HI_STRICT = 1 << 4,
+	RF_BACKWARD = 1 << 5,
+};
+
+/* Cost of one request to the worker, and of fetching one row through the
+ * range keys (a key read plus a MultiGet share), in seq_page_cost units. */
+static const Cost kRangeStartupCost = 1.0;
+static const Cost kRangeRowCost = 0.02;
+/* Rows per request at first: small, so LIMIT 50 reads little. */
+static const uint32 kFirstBatchRows = 32;
+
+static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
+
+/* ------------------------------------------------------------------------
+ * Matching restriction clauses to key bounds
+ * ------------------------------------------------------------------------
+ */
+
+/* Bounds found for one path. Values are expressions to evaluate at run time. */
+struct RangeBounds
+{
+	Expr	   *account;
+	RestrictInfo *account_rinfo;
+	Expr	   *lo;
+	bool		lo_strict;
+	RestrictInfo *lo_rinfo;
+	Expr	   *hi;
+	bool		hi_strict;
+	RestrictInfo *hi_rinfo;
+};
+
+/* strip_relabel removes binary-compatible casts around an expression. */
+static Node *
+strip_relabel(Node *node)
+{
+	while (node && IsA(node, RelabelType))
+		node = (Node *) ((RelabelType *) node)->arg;
+	return node;
+}
+
+/* is_column tells whether node is (a relabelled) column attnum of rel. */
+static bool
+is_column(Node *node, RelOptInfo *rel, AttrNumber attnum)
+{
+	Var		   *var;
+
+	node = strip_relabel(node);
+	if (node == NULL || !IsA(node, Var))
+		return false;
+	var = (Var *) node;
+	return var->varno == (int) rel->relid && var->varattno == attnum && var->varlevelsup == 0;
+}
+
+/* usable_value tells whether expr can be evaluated before the scan: no
+ * column of rel, nothing volatile, no subplans; outer relations' columns
+ * only for parameterized paths. */
+static bool
+usable_value(PlannerInfo *root, RelOptInfo *rel, Node *expr, bool outer_ok)
+{
+	Relids		varnos;
+
+	if (expr == NULL || contain_volatile_functions(expr) || contain_subplans(expr))
+		return false;
+	varnos = pull_varnos(root, expr);
+	if (bms_is_member((int) rel->relid, varnos))
+		return false;
+	return outer_ok || bms_is_empty(varnos);
+}
+
+/* btree_strategy returns opno's btree strategy for a type, or 0. */
+static int
+btree_strategy(Oid opno, Oid type)
+{
+	TypeCacheEntry *tc = lookup_type_cache(type, TYPECACHE_BTREE_OPFAMILY);
+
+	if (!OidIsValid(tc->btree_opf))
+		return 0;
+	return get_op_opfamily_strategy(opno, tc->btree_opf);
+}
+
+/* is_int_type tells whether type is one of the integer types keyed alike. */
+static bool
+is_int_type(Oid type)
+{
+	return type == INT2OID || type == INT4OID || type == INT8OID;
+}
+
+/* value_type_ok tells whether a value of type valtype, compared with a
+ * column of type coltype by an operator with these input types, encodes to
+ * the column's key bytes: same type (or binary coercible), or integers of
+ * any width (they are keyed as int64). */
+static bool
+value_type_ok(Oid coltype, Oid ltype, Oid rtype)
+{
+	if (is_int_type(coltype) && is_int_type(ltype) && is_int_type(rtype))
+		return true;
+	return ltype == rtype && IsBinaryCoercible(coltype, ltype);
+}
+
+/* account_value returns the value an equality clause compares account
+ * column i with (or, for an array column, the X of X = ANY(col)), or NULL. */
+static Expr *
+account_value(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, Node *clause, bool outer_ok)
+{
+	for (int i = 0; i < decl->naccounts; i++)
+	{
+		AttrNumber	attnum = decl->account_attnum[i];
+		Oid			elem = decl->account_elem_type[i];
+
+		if (!decl->account_is_array[i] && IsA(clause, OpExpr) &&
+			list_length(((OpExpr *) clause)->args) == 2)
+		{
+			OpExpr	   *op = (OpExpr *) clause;
+			Node	   *l = (Node *) linitial(op->args);
+			Node	   *r = (Node *) lsecond(op->args);
+			Oid			ltype;
+			Oid			rtype;
+			Node	   *other;
+
+			if (is_column(l, rel, attnum))
+				other = r;
+			else if (is_column(r, rel, attnum))
+				other = l;
+			else
+				continue;
+			op_input_types(op->opno, &ltype, &rtype);
+			if (!value_type_ok(elem, ltype, rtype) ||
+				btree_strategy(op->opno, ltype) != BTEqualStrategyNumber ||
+				!usable_value(root, rel, other, outer_ok))
+				continue;
+			return (Expr *) other;
+		}
+		if (decl->account_is_array[i] && IsA(clause, ScalarArrayOpExpr))
+		{
+			ScalarArrayOpExpr *saop = (ScalarArrayOpExpr *) clause;
+			Node	   *value = (Node *) linitial(saop->args);
+			Oid			ltype;
+			Oid			rtype;
+
+			if (!saop->useOr || !is_column((Node *) lsecond(saop->args), rel, attnum))
+				continue;
+			op_input_types(saop->opno, &ltype, &rtype);
+			if (!value_type_ok(elem, ltype, rtype) ||
+				btree_strategy(saop->opno, ltype) != BTEqualStrategyNumber ||
+				!usable_value(root, rel, value, outer_ok))
+				continue;
+			return (Expr *) value;
+		}
+	}
+	if (is_orclause(clause))
+	{
+		/* (debit = X OR credit = X): one account value under every arm. */
+		Expr	   *common = NULL;
+		ListCell   *lc;
+
+		foreach(lc, ((BoolExpr *) clause)->args)
+		{
+			Node	   *arm = (Node *) lfirst(lc);
+			Expr	   *v;
+
+			if (IsA(arm, RestrictInfo))
+				arm = (Node *) ((RestrictInfo *) arm)->clause;
+			v = account_value(root, rel, decl, arm, outer_ok);
+			if (v == NULL || (common != NULL && !equal(v, common)))
+				return NULL;
+			common = v;
+		}
+		return common;
+	}
+	return NULL;
+}
+
+/* match_time records a time bound from clause, if it is one. */
+static void
+match_time(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, RestrictInfo *rinfo,
+		   RangeBounds *b)
+{
+	Node	   *clause = (Node *) rinfo->clause;
+	OpExpr	   *op;
+	Node	   *other;
+	Oid			ltype;
+	Oid			rtype;
+	int			strategy;
+	bool		column_left;
+
+	if (!IsA(clause, OpExpr) || list_length(((OpExpr *) clause)->args) != 2)
+		return;
+	op = (OpExpr *) clause;
+	if (is_column((Node *) linitial(op->args), rel, decl->ts_attnum))
+	{
+		column_left = true;
+		other = (Node *) lsecond(op->args);
+	}
+	else if (is_column((Node *) lsecond(op->args), rel, decl->ts_attnum))
+	{
+		column_left = false;
+		other = (Node *) linitial(op->args);
+	}
+	else
+		return;
+	op_input_types(op->opno, &ltype, &rtype);
+	if (!(ltype == decl->ts_type && rtype == decl->ts_type) &&
+		!(decl->time_kind == RANGE_TIME_INT && value_type_ok(decl->ts_type, ltype, rtype)))
+		return;
+	if (!usable_value(root, rel, other, false))
+		return;
+	strategy = btree_strategy(op->opno, ltype);
+	if (!column_left)
+		strategy = BTMaxStrategyNumber + 1 - strategy;	/* x < col is col > x */
+	if ((strategy == BTGreaterStrategyNumber || strategy == BTGreaterEqualStrategyNumber ||
+		 strategy == BTEqualStrategyNumber) && b->lo == NULL)
+	{
+		b->lo = (Expr *) other;
+		b->lo_strict = strategy == BTGreaterStrategyNumber;
+		b->lo_rinfo = rinfo;
+	}
+	if ((strategy == BTLessStrategyNumber || strategy == BTLessEqualStrategyNumber ||
+		 strategy == BTEqualStrategyNumber) && b->hi == NULL)
+	{
+		b->hi = (Expr *) other;
+		b->hi_strict = strategy == BTLessStrategyNumber;
+		b->hi_rinfo = rinfo;
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Paths
+ * ------------------------------------------------------------------------
+ */
+
+static Plan *plan_range_path(PlannerInfo *root, RelOptInfo *rel, struct CustomPath *best_path,
+							 List *tlist, List *clauses, List *custom_plans);
+
+static const CustomPathMethods range_path_methods = {
+	"LedgerRangeScan",
+	plan_range_path,
+};
+
+/* ts_pathkeys returns the ordering the path delivers: by the time column. */
+static List *
+ts_pathkeys(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, bool backward)
+{
+	TypeCacheEntry *tc = lookup_type_cache(decl->ts_type, TYPECACHE_LT_OPR | TYPECACHE_GT_OPR);
+	Oid			typmod_coll = get_typcollation(decl->ts_type);
+	Var		   *var;
+
+	if (!OidIsValid(tc->lt_opr) || !OidIsValid(tc->gt_opr))
+		return NIL;
+	var = makeVar((int) rel->relid, decl->ts_attnum, decl->ts_type, -1, typmod_coll, 0);
+	return build_expression_pathkey(root, (Expr *) var, NULL,
+									backward ? tc->gt_opr : tc->lt_opr, rel->relids, true);
+}
+
+/* add_range_path adds one forward and one backward path for the bounds. */
+static void
+add_range_paths(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, const RangeBounds *b,
+				Relids required_outer)
+{
+	List	   *bound_rinfos = NIL;
+	Selectivity sel;
+	double		fetched;
+	QualCost	qcost;
+	ParamPathInfo *ppi = NULL;
+	double		rows = rel->rows;
+	List	   *quals = rel->baserestrictinfo;
+
+	if (b->account_rinfo)
+		bound_rinfos = lappend(bound_rinfos, b->account_rinfo);
+	if (b->lo_rinfo)
+		bound_rinfos = lappend(bound_rinfos, b->lo_rinfo);
+	if (b->hi_rinfo && b->hi_rinfo != b->lo_rinfo)
+		bound_rinfos = lappend(bound_rinfos, b->hi_rinfo);
+	sel = bound_rinfos ? clauselist_selectivity(root, bound_rinfos, (int) rel->relid, JOIN_INNER, NULL)
+		: 1.0;
+	fetched = clamp_row_est(rel->tuples * sel);
+	if (required_outer)
+	{
+		ppi = get_baserel_parampathinfo(root, rel, required_outer);
+		rows = ppi->ppi_rows;
+		quals = list_concat_copy(quals, ppi->ppi_clauses);
+	}
+	cost_qual_eval(&qcost, quals, root);
+
+	for (int dir = 0; dir < 2; dir++)
+	{
+		CustomPath *cp = makeNode(CustomPath);
+		int			flags = (dir ? RF_BACKWARD : 0);
+
+		if (b->account)
+			flags |= RF_ACCOUNT;
+		if (b->lo)
+			flags |= RF_LO | (b->lo_strict ? RF_LO_STRICT : 0);
+		if (b->hi)
+			flags |= RF_HI | (b->hi_strict ? RF_HI_STRICT : 0);
+
+		cp->path.pathtype = T_CustomScan;
+		cp->path.parent = rel;
+		cp->path.pathtarget = rel->reltarget;
+		cp->path.param_info = ppi;
+		cp->path.parallel_aware = false;
+		cp->path.parallel_safe = false;
+		cp->path.parallel_workers = 0;
+		cp->path.rows = rows;
+		cp->path.startup_cost = kRangeStartupCost + qcost.startup;
+		cp->path.total_cost = cp->path.startup_cost +
+			fetched * (cpu_tuple_cost + kRangeRowCost + qcost.per_tuple);
+		cp->path.pathkeys = ts_pathkeys(root, rel, decl, dir == 1);
+		cp->flags = 0;
+		cp->custom_paths = NIL;
+		cp->custom_private = list_make4(b->account, b->lo, b->hi, makeInteger(flags));
+		cp->methods = &range_path_methods;
+		add_path(rel, &cp->path);
+	}
+}
+
+/* ec_matches_column is generate_implied_equalities_for_column's test: an
+ * equivalence member that is account column *arg of rel. */
+static bool
+ec_matches_column(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec, EquivalenceMember *em,
+				  void *arg)
+{
+	return is_column((Node *) em->em_expr, rel, *(AttrNumber *) arg);
+}
+
+/* add_parameterized_paths offers paths that probe by an outer relation's
+ * value (nested loop joins by account). */
+static void
+add_parameterized_paths(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl,
+						const RangeBounds *time_bounds)
+{
+	List	   *candidates = NIL;
+	ListCell   *lc;
+
+	for (int i = 0; i < decl->naccounts; i++)
+	{
+		AttrNumber	attnum = decl->account_attnum[i];
+
+		if (decl->account_is_array[i])
+			continue;
+		candidates = list_concat(candidates,
+								 generate_implied_equalities_for_column(root, rel, ec_matches_column,
+																		&attnum,
+																		rel->lateral_referencers));
+	}
+	foreach(lc, rel->joininfo)
+	{
+		RestrictInfo *rinfo = (RestrictInfo *) lfirst(lc);
+
+		if (join_clause_is_movable_to(rinfo, rel))
+			candidates = lappend(candidates, rinfo);
+	}
+
+	foreach(lc, candidates)
+	{
+		RestrictInfo *rinfo = (RestrictInfo *) lfirst(lc);
+		RangeBounds b = *time_bounds;
+		Relids		required_outer;
+
+		if (rinfo->pseudoconstant)
+			continue;
+		b.account = account_value(root, rel, decl, (Node *) rinfo->clause, true);
+		if (b.account == NULL)
+			continue;
+		required_outer = bms_difference(rinfo->clause_relids, rel->relids);
+		if (bms_is_empty(required_outer) || bms_overlap(required_outer, rel->lateral_referencers))
+			continue;
+		b.account_rinfo = rinfo;
+		add_range_paths(root, rel, decl, &b, required_outer);
+	}
+}
+
+/* ledger_set_rel_pathlist offers range scan paths for ledger_am tables. */
+static void
+ledger_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblEntry *rte)
+{
+	Relation	relation;
+	RangeDecl	decl;
+	const RangeDecl *found;
+	RangeBounds b;
+	ListCell   *lc;
+
+	if (prev_set_rel_pathlist_hook)
+		prev_set_rel_pathlist_hook(root, rel, rti, rte);
+
+	if (!ledger_enable_range_scan || rel->reloptkind != RELOPT_BASEREL ||
+		rte->rtekind != RTE_RELATION || rte->relkind != RELKIND_RELATION || rte->inh ||
+		rte->tablesample != NULL)
+		return;
+	relation = table_open(rte->relid, NoLock);
+	found = RelationIsLedger(relation) ? RangeDeclGet(relation) : NULL;
+	if (found)
+		decl = *found;
+	table_close(relation, NoLock);
+	if (found == NULL)
+		return;
+
+	memset(&b, 0, sizeof(b));
+	foreach(lc, rel->baserestrictinfo)
+	{
+		RestrictInfo *rinfo = (RestrictInfo *) lfirst(lc);
+
+		if (rinfo->pseudoconstant)
+			continue;
+		if (b.account == NULL)
+		{
+			b.account = account_value(root, rel, &decl, (Node *) rinfo->clause, false);
+			if (b.account)
+			{
+				b.account_rinfo = rinfo;
+				continue;
+			}
+		}
+		match_time(root, rel, &decl, rinfo, &b);
+	}
+
+	if (b.account || b.lo || b.hi)
+		add_range_paths(root, rel, &decl, &b, NULL);
+	else if (root->query_pathkeys != NIL)
+	{
+		/* No bounds, but ORDER BY ts [DESC] (LIMIT n): the time keys stream
+		 * in that order; only worth it if the ordering is wanted. */
+		PathKey    *want = (PathKey *) linitial(root->query_pathkeys);
+		List	   *asc = ts_pathkeys(root, rel, &decl, false);
+		List	   *desc = ts_pathkeys(root, rel, &decl, true);
+
+		if ((asc && linitial(asc) == want) || (desc && linitial(desc) == want))
+			add_range_paths(root, rel, &decl, &b, NULL);
+	}
+
+	{
+		RangeBounds time_only = b;
+
+		time_only.account = NULL;
+		time_only.account_rinfo = NULL;
+		add_parameterized_paths(root, rel, &decl, &time_only);
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Plan
+ * ------------------------------------------------------------------------
+ */
+
+static Node *create_range_scan_state(CustomScan *cscan);
+
+static const CustomScanMethods range_scan_methods = {
+	"LedgerRangeScan",
+	create_range_scan_state,
+};
+
+/* placeholder stands in for an absent bound (plan lists hold no NULLs). */
+static Node *
+placeholder(Node *expr)
+{
+	return expr ? expr : (Node *) makeNullConst(INT4OID, -1, InvalidOid);
+}
+
+static Plan *
+plan_range_path(PlannerInfo *root, RelOptInfo *rel, struct CustomPath *best_path, List *tlist,
+				List *clauses, List *custom_plans)
+{
+	CustomScan *cscan = makeNode(CustomScan);
+
+	cscan->scan.plan.targetlist = tlist;
+	/* Every restriction is rechecked: the key range is only a superset. */
+	cscan->scan.plan.qual = extract_actual_clauses(clauses, false);
+	cscan->scan.scanrelid = rel->relid;
+	cscan->flags = best_path->flags;
+	cscan->custom_plans = NIL;
+	cscan->custom_exprs = list_make3(placeholder((Node *) linitial(best_path->custom_private)),
+									 placeholder((Node *) lsecond(best_path->custom_private)),
+									 placeholder((Node *) lthird(best_path->custom_private)));
+	cscan->custom_private = list_make1(copyObjectImpl(lfourth(best_path->custom_private)));
+	cscan->custom_scan_tlist = NIL;
+	cscan->methods = &range_scan_methods;
+	return &cscan->scan.plan;
+}
+
+/* ------------------------------------------------------------------------
+ * Execution
+ * ------------------------------------------------------------------------
+ */
+
+struct RangeScanState
+{
+	CustomScanState css;
+	int			flags;
+	RangeDecl	decl;
+	ledger_am::TableId table;
+	ExprState  *account;
+	ExprState  *lo;
+	ExprState  *hi;
+	bool		started;
+	bool		done;			/* the worker has no more keys in range */
+	char	   *chunk;
+	Size		chunk_cap;
+	Size		chunk_len;
+	Size		chunk_pos;
+	uint64		frozen_below;
+	uint32		batch_rows;
+	StringInfoData lo_key;		/* current request bounds (key suffixes) */
+	StringInfoData hi_key;
+};
+
+static void begin_range_scan(CustomScanState *node, EState *estate, int eflags);
+static TupleTableSlot *exec_range_scan(CustomScanState *node);
+static void end_range_scan(CustomScanState *node);
+static void rescan_range_scan(CustomScanState *node);
+static void explain_range_scan(CustomScanState *node, List *ancestors, ExplainState *es);
+
+static const CustomExecMethods range_exec_methods = {
+	"LedgerRangeScan",
+	begin_range_scan,
+	exec_range_scan,
+	end_range_scan,
+	rescan_range_scan,
+	NULL,						/* MarkPosCustomScan */
+	NULL,						/* RestrPosCustomScan */
+	NULL,						/* EstimateDSMCustomScan */
+	NULL,						/* InitializeDSMCustomScan */
+	NULL,						/* ReInitializeDSMCustomScan */
+	NULL,						/* InitializeWorkerCustomScan */
+	NULL,						/* ShutdownCustomScan */
+	explain_range_scan,
+};
+
+static Node *
+create_range_scan_state(CustomScan *cscan)
+{
+	RangeScanState *rs = (RangeScanState *) palloc0(sizeof(RangeScanState));
+
+	NodeSetTag(rs, T_CustomScanState);
+	rs->css.methods = &range_exec_methods;
+	rs->flags = intVal(linitial(cscan->custom_private));
+	return (Node *) rs;
+}
+
+static void
+begin_range_scan(CustomScanState *node, EState *estate, int eflags)
+{
+	RangeScanState *rs = (RangeScanState *) node;
+	CustomScan *cscan = (CustomScan *) node->ss.ps.plan;
+	Relation	rel = node->ss.ss_currentRelation;
+	const RangeDecl *decl = RangeDeclGet(rel);
+
+	if (decl == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("range declaration of table \"%s\" was dropped", RelationGetRelationName(rel))));
+	rs->decl = *decl;
+	rs->table = LedgerTableId(rel);
+
+	/*
+	 * PostgreSQL 15 gives custom scans a virtual scan slot; rows arrive as
+	 * MinimalTuples, so swap in a slot of that kind and recompile the qual
+	 * and projection, whose deforming code depends on the slot type.
+	 */
+	ExecInitScanTupleSlot(estate, &node->ss, RelationGetDescr(rel), &TTSOpsMinimalTuple);
+	node->ss.ps.qual = ExecInitQual(cscan->scan.plan.qual, &node->ss.ps);
+	ExecAssignScanProjectionInfoWithVarno(&node->ss, cscan->scan.scanrelid);
+	if (rs->flags & RF_ACCOUNT)
+		rs->account = ExecInitExpr((Expr *) linitial(cscan->custom_exprs), &node->ss.ps);
+	if (rs->flags & RF_LO)
+		rs->lo = ExecInitExpr((Expr *) lsecond(cscan->custom_exprs), &node->ss.ps);
+	if (rs->flags & RF_HI)
+		rs->hi = ExecInitExpr((Expr *) lthird(cscan->custom_exprs), &node->ss.ps);
+	rs->chunk_cap = (Size) ledger_channel_buffer_kb * 1024;
+	rs->chunk = (char *) palloc(rs->chunk_cap);
+	initStringInfo(&rs->lo_key);
+	initStringInfo(&rs->hi_key);
+	if (!(eflags & EXEC_FLAG_EXPLAIN_ONLY) && IsMVCCSnapshot(estate->es_snapshot))
+		PredicateLockRelation(rel, estate->es_snapshot);
+}
+
+/* eval_bound evaluates a bound expression; false if it is NULL. */
+static bool
+eval_bound(RangeScanState *rs, ExprState *es, Datum *value)
+{
+	bool		isnull;
+
+	*value = ExecEvalExprSwitchContext(es, rs->css.ss.ps.ps_ExprContext, &isnull);
+	return !isnull;
+}
+
+/* append_time appends a time key part for bound v (+1 when adjust). */
+static void
+append_time(StringInfo key, int64 v, bool add_one)
+{
+	char		buf[ledger_am::kTimeLen];
+
+	if (add_one)
+	{
+		if (v == PG_INT64_MAX)
+		{
+			/* Past every value: only the NULL flag byte sorts after. */
+			appendStringInfoChar(key, (char) ledger_am::kTimeNull);
+			return;
+		}
+		v++;
+	}
+	ledger_am::EncodeTime(buf, false, v);
+	appendBinaryStringInfo(key, buf, sizeof(buf));
+}
+
+/* start_stream evaluates the bounds and builds the first request's keys;
+ * false if the range is empty (a NULL bound). */
+static bool
+start_stream(RangeScanState *rs)
+{
+	Datum		v;
+
+	resetStringInfo(&rs->lo_key);
+	resetStringInfo(&rs->hi_key);
+	if (rs->flags & RF_ACCOUNT)
+	{
+		if (!eval_bound(rs, rs->account, &v))
+			return false;
+		/* The value's own type: int2/int4/int8 are keyed alike. */
+		RangeEncodeAccount(&rs->decl, exprType((Node *) rs->account->expr), v, &rs->lo_key);
+		appendBinaryStringInfo(&rs->hi_key, rs->lo_key.data, rs->lo_key.len);
+	}
+	if (rs->flags & RF_LO)
+	{
+		if (!eval_bound(rs, rs->lo, &v))
+			return false;
+		append_time(&rs->lo_key, RangeTimeValue(&rs->decl, exprType((Node *) rs->lo->expr), v),
+					(rs->flags & RF_LO_STRICT) != 0);
+	}
+	if (rs->flags & RF_HI)
+	{
+		if (!eval_bound(rs, rs->hi, &v))
+			return false;
+		append_time(&rs->hi_key, RangeTimeValue(&rs->decl, exprType((Node *) rs->hi->expr), v),
+					!(rs->flags & RF_HI_STRICT));
+	}
+	else
+		appendStringInfoChar(&rs->hi_key, (char) (ledger_am::kTimeNull + 1));
+	return true;
+}
+
+/* fetch_range_chunk requests the next rows of the stream. */
+static void
+fetch_range_chunk(RangeScanState *rs)
+{
+	ledger_am::ChannelSlot *slot;
+	char	   *data;
+	uint16		len;
+	uint8		space = (rs->flags & RF_ACCOUNT) ? ledger_am::kAccountSpace : ledger_am::kTimeSpace;
+	bool		backward = (rs->flags & RF_BACKWARD) != 0;
+	size_t		resume_len;
+
+	if (rs->lo_key.len > (int) ledger_am::kMaxRangeKeySuffix ||
+		rs->hi_key.len > (int) ledger_am::kMaxRangeKeySuffix)
+		elog(ERROR, "ledger_am range scan bound too long");
+	slot = ChannelBegin();
+	data = ledger_am::ChannelSlotData(slot);
+	data[0] = (char) space;
+	len = (uint16) rs->lo_key.len;
+	memcpy(data + 1, &len, 2);
+	memcpy(data + 3, rs->lo_key.data, len);
+	len = (uint16) rs->hi_key.len;
+	memcpy(data + 3 + rs->lo_key.len, &len, 2);
+	memcpy(data + 5 + rs->lo_key.len, rs->hi_key.data, len);
+	slot->data_len = 5 + rs->lo_key.len + rs->hi_key.len;
+	slot->table = rs->table;
+	slot->flags = backward ? ledger_am::kScanBackward : 0;
+	slot->arg1 = rs->batch_rows;
+	(void) ChannelCall(slot, ledger_am::kOpRangeScan, "scanning a range");
+
+	memcpy(rs->chunk, data, slot->data_len);
+	rs->chunk_len = slot->data_len;
+	rs->chunk_pos = 0;
+	rs->frozen_below = slot->out1;
+	rs->done = (slot->out_flags & ledger_am::kScanDone) != 0;
+	resume_len = (size_t) slot->out2;
+	if (!rs->done)
+	{
+		const char *resume = ledger_am::RangeResumeKey(data, ledger_channel->buffer_size);
+
+		if (backward)
+		{
+			resetStringInfo(&rs->hi_key);
+			appendBinaryStringInfo(&rs->hi_key, resume, (int) resume_len);
+		}
+		else
+		{
+			resetStringInfo(&rs->lo_key);
+			appendBinaryStringInfo(&rs->lo_key, resume, (int) resume_len);
+			appendStringInfoChar(&rs->lo_key, '\0');	/* strictly after it */
+		}
+	}
+	ChannelEnd(slot);
+	/* Grow requests: LIMIT-sized reads first, then whole buffers. */
+	rs->batch_rows = rs->batch_rows >= 4096 ? 0 : rs->batch_rows * 4;
+}
+
+/* range_next returns the next visible row of the stream. */
+static TupleTableSlot *
+range_next(ScanState *ss)
+{
+	RangeScanState *rs = (RangeScanState *) ss;
+	TupleTableSlot *slot = ss->ss_ScanTupleSlot;
+	Relation	rel = ss->ss_currentRelation;
+	Snapshot	snapshot = ss->ps.state->es_snapshot;
+
+	ExecClearTuple(slot);
+	if (!rs->started)
+	{
+		rs->started = true;
+		rs->chunk_len = rs->chunk_pos = 0;
+		rs->batch_rows = kFirstBatchRows;
+		rs->done = !start_stream(rs);
+	}
+	for (;;)
+	{
+		if (rs->chunk_pos < rs->chunk_len)
+		{
+			ledger_am::RecordReader reader(rs->chunk + rs->chunk_pos, rs->chunk_len - rs->chunk_pos);
+			uint64		row_id;
+			const char *value;
+			uint32		len;
+			ledger_am::RowHeader hdr;
+
+			if (!reader.Next(&row_id, &value, &len) || !ledger_am::DecodeRowHeader(value, len, &hdr))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("ledger_am received a malformed range scan chunk")));
+			rs->chunk_pos += ledger_am::RecordSize(len);
+			if (RowIsVisibleAt(row_id, rs->frozen_below, hdr, snapshot))
+			{
+				RowStoreInSlot(slot, rel, row_id, value, len);
+				pgstat_count_heap_fetch(rel);
+				return slot;
+			}
+			continue;
+		}
+		if (rs->done)
+			return slot;		/* empty: end of scan */
+		CHECK_FOR_INTERRUPTS();
+		fetch_range_chunk(rs);
+	}
+}
+
+/* range_recheck: every qual is in the plan's qual list, checked by ExecScan. */
+static bool
+range_recheck(ScanState *ss, TupleTableSlot *slot)
+{
+	return true;
+}
+
+static TupleTableSlot *
+exec_range_scan(CustomScanState *node)
+{
+	return ExecScan(&node->ss, range_next, range_recheck);
+}
+
+static void
+end_range_scan(CustomScanState *node)
+{
+	RangeScanState *rs = (RangeScanState *) node;
+
+	if (rs->chunk)
+		pfree(rs->chunk);
+	rs->chunk = NULL;
+}
+
+static void
+rescan_range_scan(CustomScanState *node)
+{
+	RangeScanState *rs = (RangeScanState *) node;
+
+	rs->started = false;
+	rs->done = false;
+	rs->chunk_len = rs->chunk_pos = 0;
+	ExecScanReScan(&node->ss);
+}
+
+static void
+explain_range_scan(CustomScanState *node, List *ancestors, ExplainState *es)
+{
+	RangeScanState *rs = (RangeScanState *) node;
+	CustomScan *cscan = (CustomScan *) node->ss.ps.plan;
+	Relation	rel = node->ss.ss_currentRelation;
+	List	   *context = set_deparse_context_plan(es->deparse_cxt, node->ss.ps.plan, ancestors);
+	const RangeDecl *decl = RangeDeclGet(rel);
+	StringInfoData cond;
+	char	   *ts_name;
+
+	if (decl == NULL)
+		return;
+	ts_name = get_attname(RelationGetRelid(rel), decl->ts_attnum, false);
+	initStringInfo(&cond);
+	if (rs->flags & RF_ACCOUNT)
+		appendStringInfo(&cond, "account = %s",
+						 deparse_expression((Node *) linitial(cscan->custom_exprs), context, true, false));
+	if (rs->flags & RF_LO)
+		appendStringInfo(&cond, "%s%s %s %s", cond.len ? ", " : "", quote_identifier(ts_name),
+						 (rs->flags & RF_LO_STRICT) ? ">" : ">=",
+						 deparse_expression((Node *) lsecond(cscan->custom_exprs), context, true, false));
+	if (rs->flags & RF_HI)
+		appendStringInfo(&cond, "%s%s %s %s", cond.len ? ", " : "", quote_identifier(ts_name),
+						 (rs->flags & RF_HI_STRICT) ? "<" : "<=",
+						 deparse_expression((Node *) lthird(cscan->custom_exprs), context, true, false));
+	ExplainPropertyText("Range", cond.len ? cond.data : "all", es);
+	ExplainPropertyText("Keys", (rs->flags & RF_ACCOUNT) ? "account, time" : "time", es);
+	ExplainPropertyText("Direction", (rs->flags & RF_BACKWARD) ? "backward" : "forward", es);
+}
+
+void
+ledger_install_range_scan(void)
+{
+	prev_set_rel_pathlist_hook = set_rel_pathlist_hook;
+	set_rel_pathlist_hook = ledger_set_rel_pathlist;
+	RegisterCustomScanMethods(&range_scan_methods);
+}
