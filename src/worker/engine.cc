@@ -87,7 +87,18 @@ struct TableState
 /* One past the largest id a row may have: the limit of reservations. */
 constexpr uint64_t kRowIdLimit = kMaxRowId + 1;
 
+/* OwnedRange: ids [cursor, end) of a table reserved to an owner and not yet
+ * written; rows must arrive at cursor, in order. */
+struct OwnedRange
+{
+	TableId table;
+	uint32_t owner;
+	uint64_t cursor;
+	uint64_t end;
+};
+
 rocksdb::DB *g_db = nullptr;
+std::vector<OwnedRange> g_ranges;
 uint64_t g_reserve_step = 0;
 std::unordered_map<TableId, TableState, TableIdHash> g_tables;
 
@@ -396,6 +407,7 @@ EngineOpen(const EngineOptions &options) noexcept
 		g_db = db;
 		g_reserve_step = options.row_id_reserve_step;
 		g_tables.clear();
+		g_ranges.clear();
 		return OkStatus();
 	}
 	catch (...)
@@ -411,6 +423,7 @@ EngineClose() noexcept
 	try
 	{
 		g_tables.clear();
+		g_ranges.clear();
 		if (g_db == nullptr)
 			return;
 		/* Nothing to report to: errors here are dropped, the WAL on disk is
@@ -475,6 +488,146 @@ EngineAppend(const TableId &t, const RowSlice *rows, uint32_t nrows, uint64_t *f
 		rocksdb::WriteOptions wo;
 		wo.sync = false;
 		return FromRocks(g_db->Write(wo, &batch));
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
+/* FindRange returns owner's active range for t, or nullptr. */
+OwnedRange *
+FindRange(const TableId &t, uint32_t owner)
+{
+	for (auto &r : g_ranges)
+		if (r.owner == owner && r.table == t)
+			return &r;
+	return nullptr;
+}
+
+/* ForgetRanges drops the reservations of tables matching pred. */
+template <typename Pred>
+void
+ForgetRanges(Pred pred)
+{
+	g_ranges.erase(std::remove_if(g_ranges.begin(), g_ranges.end(), pred), g_ranges.end());
+}
+
+/* EngineReserve hands owner the next n row ids of t. */
+EngineStatus
+EngineReserve(const TableId &t, uint32_t owner, uint64_t n, uint64_t *first) noexcept
+{
+	try
+	{
+		if (g_db == nullptr)
+			return NotOpen();
+		if (n == 0)
+			return MakeStatus(EngineCode::kInvalid, "reservation of zero row ids");
+		TableState *st;
+		EngineStatus es = LoadTableState(t, &st);
+		if (!es.ok())
+			return es;
+		uint64_t start = st->next;
+		if (start > kMaxRowId || n - 1 > kMaxRowId - start)
+			return MakeStatus(EngineCode::kInvalid, "table is full: no row ids left to reserve");
+		uint64_t end = start + n;
+		es = EnsureReserved(t, st, end);
+		if (!es.ok())
+			return es;
+		st->next = end;
+		OwnedRange *r = FindRange(t, owner);
+		if (r == nullptr)
+		{
+			g_ranges.push_back(OwnedRange{t, owner, start, end});
+		}
+		else
+		{
+			r->cursor = start;
+			r->end = end;
+		}
+		*first = start;
+		return OkStatus();
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
+/* EngineWriteReserved writes rows at their owners' reserved ids. */
+EngineStatus
+EngineWriteReserved(const ReservedRow *rows, size_t n, EngineStatus *row_status) noexcept
+{
+	try
+	{
+		if (g_db == nullptr)
+		{
+			for (size_t i = 0; i < n; i++)
+				row_status[i] = NotOpen();
+			return NotOpen();
+		}
+		rocksdb::WriteBatch batch;
+		for (size_t i = 0; i < n; i++)
+		{
+			const ReservedRow &rr = rows[i];
+			OwnedRange *r = FindRange(rr.table, rr.owner);
+
+			if (r == nullptr || rr.row_id != r->cursor || rr.row_id >= r->end)
+			{
+				row_status[i] = MakeStatus(EngineCode::kKeyExists,
+										   "row id is not the next id reserved to its writer");
+				continue;
+			}
+			rocksdb::Status s = batch.Put(RowKey(rr.table, rr.row_id), rocksdb::Slice(rr.row.data, rr.row.len));
+			EngineStatus es = s.ok() ? AddRangeKeys(&batch, rr.table, rr.row_id, rr.row.keys, rr.row.keys_len)
+				: FromRocks(s);
+			if (!es.ok())
+			{
+				row_status[i] = es;
+				continue;
+			}
+			/* Used, written or not: an id is never offered again. */
+			r->cursor++;
+			row_status[i] = OkStatus();
+		}
+		if (batch.Count() == 0)
+			return OkStatus();
+		rocksdb::WriteOptions wo;
+		wo.sync = false;
+		EngineStatus written = FromRocks(g_db->Write(wo, &batch));
+		if (!written.ok())
+			for (size_t i = 0; i < n; i++)
+				if (row_status[i].ok())
+					row_status[i] = written;
+		return written;
+	}
+	catch (...)
+	{
+		EngineStatus es = FromException();
+		for (size_t i = 0; i < n; i++)
+			row_status[i] = es;
+		return es;
+	}
+}
+
+/* EngineRelease ends owner's reservations, giving back unused top ids. */
+EngineStatus
+EngineRelease(uint32_t owner) noexcept
+{
+	try
+	{
+		for (const auto &r : g_ranges)
+		{
+			if (r.owner != owner)
+				continue;
+			auto st = g_tables.find(r.table);
+			/* Unused ids at the very top go back (keeps ids dense for a lone
+			 * writer); the durable reservation already covers them, harmlessly. */
+			if (st != g_tables.end() && st->second.next == r.end && r.cursor < r.end)
+				st->second.next = r.cursor;
+		}
+		ForgetRanges([owner](const OwnedRange &r) { return r.owner == owner; });
+		return OkStatus();
 	}
 	catch (...)
 	{
@@ -697,6 +850,7 @@ EngineDropTable(const TableId &t) noexcept
 		s = g_db->Write(wo, &batch);
 		/* Forget the counter even on failure: it is re-derived from storage. */
 		g_tables.erase(t);
+		ForgetRanges([&t](const OwnedRange &r) { return r.table == t; });
 		return FromRocks(s);
 	}
 	catch (...)
@@ -756,6 +910,7 @@ EngineDropDatabase(uint32_t db) noexcept
 		wo.sync = true; /* see EngineDropTable */
 		s = batch.Count() > 0 ? g_db->Write(wo, &batch) : rocksdb::Status::OK();
 
+		ForgetRanges([db](const OwnedRange &r) { return r.table.db == db; });
 		for (auto it = g_tables.begin(); it != g_tables.end();)
 		{
 			if (it->first.db == db)
@@ -970,6 +1125,10 @@ EngineSetFrozen(const TableId &t, uint64_t frozen_below) noexcept
 		EngineStatus es = LoadTableState(t, &st);
 		if (!es.ok())
 			return es;
+		/* Never past an id reserved but not yet written: its row may still come. */
+		for (const auto &r : g_ranges)
+			if (r.table == t && r.cursor < r.end)
+				frozen_below = std::min(frozen_below, r.cursor);
 		if (frozen_below <= st->frozen)
 			return OkStatus();
 		if (frozen_below > st->next)

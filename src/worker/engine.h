@@ -71,6 +71,31 @@ struct RowSlice
 EngineStatus EngineAppend(const TableId &t, const RowSlice *rows, uint32_t nrows,
 						  uint64_t *first_row_id) noexcept;
 
+/* EngineReserve hands owner (a channel slot) the next n row ids of t:
+ * [*first, *first + n). The reservation is durable before it is returned;
+ * the owner then writes rows at those ids, in order, with EngineWriteReserved. */
+EngineStatus EngineReserve(const TableId &t, uint32_t owner, uint64_t n, uint64_t *first) noexcept;
+
+/* A row written at a reserved id. */
+struct ReservedRow
+{
+	TableId table;
+	uint32_t owner;
+	uint64_t row_id;
+	RowSlice row;
+};
+
+/* EngineWriteReserved writes rows at reserved ids in one WriteBatch (not
+ * synced). Each row must be the next unused id of its owner's range for its
+ * table; others are refused (kKeyExists) in row_status and not written.
+ * row_status (n entries) gets each row's outcome; the return value is the
+ * outcome of the batch write, which also applies to every accepted row. */
+EngineStatus EngineWriteReserved(const ReservedRow *rows, size_t n, EngineStatus *row_status) noexcept;
+
+/* EngineRelease ends owner's reservations; ids it did not use are given
+ * back when no later reservation followed. */
+EngineStatus EngineRelease(uint32_t owner) noexcept;
+
 /* EngineWriteRowAt writes one row at an explicit id: refused (kKeyExists) if
  * the id is not above every id the table has used. Used by tests and tools. */
 EngineStatus EngineWriteRowAt(const TableId &t, uint64_t row_id, const RowSlice &row) noexcept;
@@ -110,7 +135,8 @@ EngineStatus EngineSetNextRowId(const TableId &t, uint64_t next_row_id) noexcept
  * committed and visible to every snapshot (0 if none is recorded). */
 EngineStatus EngineGetFrozen(const TableId &t, uint64_t *frozen_below) noexcept;
 
-/* EngineSetFrozen durably (synced) moves t's frozen watermark forward. */
+/* EngineSetFrozen durably (synced) moves t's frozen watermark forward; it
+ * never passes a row id reserved but not yet written. */
 EngineStatus EngineSetFrozen(const TableId &t, uint64_t frozen_below) noexcept;
 
 /* EnginePutRangeKeys writes the range keys of an existing row (backfill

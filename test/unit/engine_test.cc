@@ -631,6 +631,74 @@ TEST_F(EngineTest, RangeKeysWrittenWithRowsAndScannedInTimeOrder)
 	EXPECT_TRUE(RangeScanAll(kT1, 42, false, 0, 4096).empty());
 }
 
+/* WriteReserved writes one row per (owner, id) and returns the statuses. */
+static std::vector<EngineCode>
+WriteReserved(const TableId &t, const std::vector<std::pair<uint32_t, uint64_t>> &rows)
+{
+	std::vector<std::string> values;
+	for (const auto &r : rows)
+		values.push_back(MakeRow(100 + r.first, Payload(r.second)));
+	std::vector<ReservedRow> rr;
+	for (size_t i = 0; i < rows.size(); i++)
+		rr.push_back(ReservedRow{t, rows[i].first, rows[i].second,
+								 RowSlice{values[i].data(), static_cast<uint32_t>(values[i].size()), nullptr, 0}});
+	std::vector<EngineStatus> st(rows.size());
+	EngineWriteReserved(rr.data(), rr.size(), st.data());
+	std::vector<EngineCode> codes;
+	for (const auto &s : st)
+		codes.push_back(s.code);
+	return codes;
+}
+
+TEST_F(EngineTest, ReservedIdsAreWrittenOnlyByTheirOwnerInOrder)
+{
+	uint64_t a, b;
+	ASSERT_TRUE(EngineReserve(kT1, 1, 3, &a).ok());
+	ASSERT_TRUE(EngineReserve(kT1, 2, 2, &b).ok());
+	EXPECT_EQ(a, 0u);
+	EXPECT_EQ(b, 3u);
+	/* Owners interleave; each must write its own ids, in order. */
+	std::vector<EngineCode> got = WriteReserved(kT1, {{1, 0}, {2, 3}, {1, 1}, {2, 4}});
+	EXPECT_EQ(got, std::vector<EngineCode>(4, EngineCode::kOk));
+	/* Another owner's id, a repeat, a skip ahead and an id past the range are refused. */
+	got = WriteReserved(kT1, {{2, 2}, {1, 1}, {1, 5}, {2, 5}});
+	EXPECT_EQ(got, std::vector<EngineCode>(4, EngineCode::kKeyExists));
+	std::vector<Row> rows = ScanAll(kT1, 0, UINT64_MAX, false, 1 << 16);
+	ASSERT_EQ(rows.size(), 4u);
+	EXPECT_EQ(rows[1].second, MakeRow(101, Payload(1)));
+	/* Appends continue after every reservation. */
+	EXPECT_EQ(AppendN(kT1, 1), 5u);
+}
+
+TEST_F(EngineTest, ReleaseGivesBackUnusedTopIdsAndFrozenNeverPassesAReservation)
+{
+	uint64_t a, b;
+	ASSERT_TRUE(EngineReserve(kT1, 1, 10, &a).ok());
+	ASSERT_EQ(WriteReserved(kT1, {{1, 0}, {1, 1}}), std::vector<EngineCode>(2, EngineCode::kOk));
+	/* The watermark stops at the first unwritten reserved id. */
+	ASSERT_TRUE(EngineSetFrozen(kT1, 2).ok());
+	uint64_t frozen;
+	ASSERT_TRUE(EngineReserve(kT1, 2, 5, &b).ok());
+	ASSERT_EQ(b, 10u);
+	ASSERT_EQ(WriteReserved(kT1, {{2, 10}}), std::vector<EngineCode>(1, EngineCode::kOk));
+	ASSERT_TRUE(EngineSetFrozen(kT1, 11).ok());
+	ASSERT_TRUE(EngineGetFrozen(kT1, &frozen).ok());
+	EXPECT_EQ(frozen, 2u);
+	/* Owner 1's range is not at the top: nothing comes back. */
+	ASSERT_TRUE(EngineRelease(1).ok());
+	EXPECT_EQ(NextId(kT1), 15u);
+	/* Owner 2's range is: its unused ids (11..14) come back. */
+	ASSERT_TRUE(EngineRelease(2).ok());
+	EXPECT_EQ(NextId(kT1), 11u);
+	/* Released owners cannot write any more. */
+	EXPECT_EQ(WriteReserved(kT1, {{2, 11}}), std::vector<EngineCode>(1, EngineCode::kKeyExists));
+	/* Still never reused after a restart: the durable reservation covers them. */
+	Reopen();
+	EXPECT_GE(NextId(kT1), 11u);
+	ASSERT_TRUE(EngineGetFrozen(kT1, &frozen).ok());
+	EXPECT_EQ(frozen, 2u);
+}
+
 TEST_F(EngineTest, DropDatabaseRemovesOnlyThatDatabase)
 {
 	std::vector<TableId> doomed = {{1663, 5, 1}, {1663, 5, 2}, {1664, 5, 3}, {20000, 5, 9}};
