@@ -25,6 +25,7 @@ void _PG_init(void);
 
 int			ledger_compression = LEDGER_COMPRESSION_LZ4;
 int			ledger_channel_buffer_kb = 256;
+int			ledger_append_ring_kb = 256;
 int			ledger_block_cache_mb = 64;
 int			ledger_write_buffer_mb = 64;
 bool		ledger_debug_crash_before_commit_record = false;
@@ -55,7 +56,8 @@ ledger_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(ledger_am::ChannelShmemSize(channel_slot_count(),
-														ledger_channel_buffer_kb * 1024U));
+														ledger_channel_buffer_kb * 1024U,
+														ledger_append_ring_kb * 1024U));
 }
 
 /* ledger_shmem_startup creates or attaches the channel. */
@@ -65,28 +67,35 @@ ledger_shmem_startup(void)
 	bool		found;
 	uint32		nslots = channel_slot_count();
 	uint32		bufsize = ledger_channel_buffer_kb * 1024U;
+	uint32		ringsize = ledger_append_ring_kb * 1024U;
 
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	ledger_channel = (ledger_am::ChannelControl *)
-		ShmemInitStruct("ledger_am channel", ledger_am::ChannelShmemSize(nslots, bufsize), &found);
+		ShmemInitStruct("ledger_am channel", ledger_am::ChannelShmemSize(nslots, bufsize, ringsize),
+						&found);
 	if (!found)
 	{
 		pg_atomic_init_u32(&ledger_channel->worker_pid, 0);
 		pg_atomic_init_u64(&ledger_channel->generation, 0);
 		pg_atomic_init_u32(&ledger_channel->inflight, 0);
+		pg_atomic_init_u64(&ledger_channel->append_seq, 0);
 		ledger_channel->worker_latch = NULL;
 		ledger_channel->nslots = nslots;
 		ledger_channel->buffer_size = bufsize;
-		ledger_channel->slot_stride = ledger_am::ChannelSlotStride(bufsize);
+		ledger_channel->ring_size = ringsize;
+		ledger_channel->slot_stride = ledger_am::ChannelSlotStride(bufsize, ringsize);
 		for (uint32 i = 0; i < nslots; i++)
 		{
 			ledger_am::ChannelSlot *slot = ledger_am::ChannelGetSlot(ledger_channel, i);
 
 			memset(slot, 0, sizeof(*slot));
 			pg_atomic_init_u32(&slot->state, ledger_am::kSlotIdle);
+			pg_atomic_init_u64(&slot->ring_head, 0);
+			pg_atomic_init_u64(&slot->ring_tail, 0);
+			pg_atomic_init_u32(&slot->ring_waiting, 0);
 		}
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -105,6 +114,10 @@ define_gucs(void)
 							"Size of each backend's channel buffer to the storage worker.",
 							"Also bounds the size of one stored row.",
 							&ledger_channel_buffer_kb, 256, 64, 65536,
+							PGC_POSTMASTER, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomIntVariable("ledger_am.append_ring_kb",
+							"Size of each backend's ring of rows on their way to the storage worker.",
+							NULL, &ledger_append_ring_kb, 256, 64, 65536,
 							PGC_POSTMASTER, GUC_UNIT_KB, NULL, NULL, NULL);
 	DefineCustomIntVariable("ledger_am.block_cache_mb",
 							"Size of the RocksDB block cache of the storage worker.",

@@ -12,6 +12,7 @@ extern "C" {
 /* GUCs (module.cc). */
 extern int	ledger_compression;		/* LedgerCompression */
 extern int	ledger_channel_buffer_kb;
+extern int	ledger_append_ring_kb;
 extern int	ledger_block_cache_mb;
 extern int	ledger_write_buffer_mb;
 extern bool ledger_debug_crash_before_commit_record;

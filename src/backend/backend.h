@@ -43,6 +43,14 @@ extern bool ChannelCallNoError(uint32 op, const ledger_am::TableId *table, uint6
 extern void ChannelSimpleCall(uint32 op, const ledger_am::TableId &table, uint64 arg1,
 							  uint64 arg2, uint64 *out1, uint64 *out2, const char *context);
 
+/* ChannelRingAppend queues one row (header built from xmin/cmin, the
+ * MinimalTuple, its range key blob) at a reserved row id, unanswered. */
+extern void ChannelRingAppend(const ledger_am::TableId &table, uint64 row_id, uint64 xmin,
+							  uint32 cmin, MinimalTuple mtup, const char *keys, uint32 keys_len);
+
+/* ChannelGeneration returns the current storage worker incarnation. */
+extern uint64 ChannelGeneration(void);
+
 /* ---- tableam.cc ---- */
 
 /* LedgerTableId names the RocksDB storage of a relation's current relfilenode. */
@@ -90,6 +98,14 @@ extern bool ItemPointerToRowId(ItemPointer tid, uint64 *row_id);
 /* LedgerNoteWrite records that this transaction wrote ledger rows (so
  * PRE_COMMIT makes them durable and PREPARE is refused). */
 extern void LedgerNoteWrite(void);
+
+/* LedgerReserveRowId returns the next row id reserved to this transaction
+ * for table t, reserving more from the worker when needed. */
+extern uint64 LedgerReserveRowId(const ledger_am::TableId &t);
+
+/* LedgerForgetReservation drops this transaction's unused ids of table t
+ * (the next insert reserves afresh, e.g. after set_next_row_id). */
+extern void LedgerForgetReservation(const ledger_am::TableId &t);
 
 /* LedgerNoteCreatedStorage remembers a new relfilenode, removed on abort. */
 extern void LedgerNoteCreatedStorage(const ledger_am::TableId &t);

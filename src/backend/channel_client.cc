@@ -286,3 +286,82 @@ ChannelSimpleCall(uint32 op, const ledger_am::TableId &table, uint64 arg1, uint6
 		*out2 = slot->out2;
 	ChannelEnd(slot);
 }
+
+/*
+ * ChannelRingAppend puts one row into this backend's append ring: no reply,
+ * no wait unless the ring is full. The worker applies ring rows before it
+ * serves any request, so whoever asks for the row afterwards finds it.
+ */
+void
+ChannelRingAppend(const ledger_am::TableId &table, uint64 row_id, uint64 xmin, uint32 cmin,
+				  MinimalTuple mtup, const char *keys, uint32 keys_len)
+{
+	ChannelSlot *slot = my_slot();
+	uint32		ring_size = ledger_channel->ring_size;
+	uint32		value_len = (uint32) (ledger_am::kRowHeaderSize + mtup->t_len);
+	uint32		total = (uint32) (sizeof(ledger_am::RingRecord) + ledger_am::Align8(value_len) +
+								  ledger_am::Align8(keys_len));
+	char	   *ring = ledger_am::ChannelSlotRing(slot);
+	uint64		head = pg_atomic_read_u64(&slot->ring_head);
+	uint32		pos = (uint32) (head % ring_size);
+	uint32		wrap = pos + total > ring_size ? ring_size - pos : 0;
+	ledger_am::RingRecord *rec;
+	char	   *value;
+
+	if (total > ring_size / 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("row is too big for ledger_am: %u bytes, maximum %u", total, ring_size / 2),
+				 errhint("Raise ledger_am.append_ring_kb (needs a restart).")));
+
+	/* Wait for room: the worker frees space as it applies rows. */
+	while (ring_size - (head - pg_atomic_read_u64(&slot->ring_tail)) < (uint64) total + wrap)
+	{
+		if (!worker_running())
+			report_worker_down();
+		slot->ring_latch = MyLatch;
+		pg_atomic_write_u32(&slot->ring_waiting, 1);
+		SetLatch(ledger_channel->worker_latch);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	pg_read_barrier();
+
+	if (wrap > 0)
+	{
+		/* Records never straddle the end: a marker sends the reader back to 0. */
+		rec = (ledger_am::RingRecord *) (ring + pos);
+		rec->total_len = wrap;
+		rec->value_len = ledger_am::kRingWrap;
+		head += wrap;
+		pos = 0;
+	}
+	rec = (ledger_am::RingRecord *) (ring + pos);
+	rec->total_len = total;
+	rec->value_len = value_len;
+	rec->keys_len = keys_len;
+	rec->reserved = 0;
+	rec->table = table;
+	rec->pad = 0;
+	rec->row_id = row_id;
+	value = (char *) (rec + 1);
+	ledger_am::EncodeRowHeader(value, xmin, cmin);
+	memcpy(value + ledger_am::kRowHeaderSize, mtup, mtup->t_len);
+	if (keys_len > 0)
+		memcpy(value + ledger_am::Align8(value_len), keys, keys_len);
+
+	/* Publish the record, then announce it (the worker reads in that order). */
+	pg_write_barrier();
+	pg_atomic_write_u64(&slot->ring_head, head + total);
+	pg_atomic_fetch_add_u64(&ledger_channel->append_seq, 1);
+	if ((head + total) - pg_atomic_read_u64(&slot->ring_tail) > ring_size / 2)
+		SetLatch(ledger_channel->worker_latch);
+}
+
+uint64
+ChannelGeneration(void)
+{
+	return ledger_channel ? pg_atomic_read_u64(&ledger_channel->generation) : 0;
+}

@@ -128,6 +128,7 @@ ledger_am_set_next_row_id(PG_FUNCTION_ARGS)
 	rel = open_ledger_table(relid, ACL_SELECT);
 	ChannelSimpleCall(ledger_am::kOpSetNextRowId, LedgerTableId(rel), (uint64) next, 0, NULL,
 					  NULL, "moving the row id counter");
+	LedgerForgetReservation(LedgerTableId(rel));
 	table_close(rel, AccessShareLock);
 	PG_RETURN_VOID();
 }

@@ -855,11 +855,68 @@ write_rows(Relation rel, TupleTableSlot **slots, int nslots, CommandId cid)
 	pgstat_count_heap_insert(rel, nslots);
 }
 
+/* Scratch memory for one tuple_insert, reset at each call. */
+static MemoryContext insert_cxt = NULL;
+
+/*
+ * insert_one queues one row in this backend's append ring at a row id
+ * reserved to the transaction: no round trip per row. The worker stores
+ * ring rows before serving any request, so a unique check in another
+ * backend that finds our index entry also finds the row (and waits for our
+ * xid). Rows too big for the ring take the direct path.
+ */
+static void
+insert_one(Relation rel, TupleTableSlot *slot, CommandId cid)
+{
+	const RangeDecl *decl = RangeDeclGet(rel);
+	ledger_am::TableId table = LedgerTableId(rel);
+	MemoryContext old;
+	MinimalTuple mtup;
+	StringInfoData keys;
+	Size		vlen;
+	Size		need;
+	uint64		row_id;
+	ItemPointerData tid;
+
+	if (insert_cxt == NULL)
+		insert_cxt = AllocSetContextCreate(TopMemoryContext, "ledger_am insert",
+										   ALLOCSET_DEFAULT_SIZES);
+	MemoryContextReset(insert_cxt);
+	old = MemoryContextSwitchTo(insert_cxt);
+	vlen = RowFormValue(rel, slot, &mtup);
+	keys.len = 0;
+	keys.data = NULL;
+	if (decl != NULL)
+	{
+		initStringInfo(&keys);
+		RangeKeysForSlot(decl, slot, &keys);
+	}
+	MemoryContextSwitchTo(old);
+
+	need = sizeof(ledger_am::RingRecord) + ledger_am::Align8(vlen) + ledger_am::Align8(keys.len);
+	if (need > ledger_channel->ring_size / 2 ||
+		ledger_am::RecordSize(vlen) > (Size) ledger_channel_buffer_kb * 1024)
+	{
+		write_rows(rel, &slot, 1, cid);
+		return;
+	}
+
+	CheckForSerializableConflictIn(rel, NULL, InvalidBlockNumber);
+	LedgerNoteWrite();
+	row_id = LedgerReserveRowId(table);
+	RowIdToItemPointer(row_id, &tid);
+	ChannelRingAppend(table, row_id, U64FromFullTransactionId(GetCurrentFullTransactionId()), cid,
+					  mtup, keys.data, (uint32) keys.len);
+	slot->tts_tid = tid;
+	slot->tts_tableOid = RelationGetRelid(rel);
+	pgstat_count_heap_insert(rel, 1);
+}
+
 static void
 ledger_am_tuple_insert(Relation relation, TupleTableSlot *slot, CommandId cid, int options,
 					   struct BulkInsertStateData *bistate)
 {
-	write_rows(relation, &slot, 1, cid);
+	insert_one(relation, slot, cid);
 }
 
 static void
@@ -867,8 +924,8 @@ ledger_am_tuple_insert_speculative(Relation relation, TupleTableSlot *slot, Comm
 								   int options, struct BulkInsertStateData *bistate,
 								   uint32 specToken)
 {
-	/* The row is stored at once: a concurrent unique check waits for our xid. */
-	write_rows(relation, &slot, 1, cid);
+	/* Stored before anyone can ask: a concurrent unique check waits for our xid. */
+	insert_one(relation, slot, cid);
 }
 
 static void

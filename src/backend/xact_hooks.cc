@@ -50,6 +50,87 @@ LedgerNoteWrite(void)
 	xact_wrote = true;
 }
 
+/*
+ * Row ids reserved to this transaction, per table: tuple_insert takes ids
+ * from here without asking the worker. Requests grow (1, 4, 16 ... 1024 ids)
+ * so single-row transactions leave no gaps; the worker gives unused ids back
+ * at commit or abort when nobody reserved after them.
+ */
+struct LocalRange
+{
+	ledger_am::TableId table;
+	uint64		next;
+	uint64		end;
+	uint64		last_size;
+};
+
+static const int kMaxLocalRanges = 16;
+static const uint64 kMaxReservation = 1024;
+static LocalRange local_ranges[kMaxLocalRanges];
+static int	nlocal_ranges = 0;
+static int	next_evict = 0;
+static uint64 reserve_generation = 0;
+
+/* check_generation fails the transaction if the worker restarted since it
+ * first reserved row ids: rows queued to the old worker may be lost. */
+static void
+check_generation(void)
+{
+	if (nlocal_ranges > 0 && ChannelGeneration() != reserve_generation)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("the ledger_am storage worker restarted during this transaction"),
+				 errdetail("Rows this transaction inserted may not have been stored."),
+				 errhint("Retry the transaction.")));
+}
+
+void
+LedgerForgetReservation(const ledger_am::TableId &t)
+{
+	for (int i = 0; i < nlocal_ranges; i++)
+		if (local_ranges[i].table == t)
+		{
+			local_ranges[i].next = local_ranges[i].end;
+			local_ranges[i].last_size = 0;	/* start small again */
+		}
+}
+
+uint64
+LedgerReserveRowId(const ledger_am::TableId &t)
+{
+	LocalRange *r = NULL;
+	uint64		n = 1;
+	uint64		first;
+
+	check_generation();
+	for (int i = 0; i < nlocal_ranges; i++)
+		if (local_ranges[i].table == t)
+			r = &local_ranges[i];
+	if (r != NULL && r->next < r->end)
+		return r->next++;
+	if (r != NULL)
+		n = Max(Min(r->last_size * 4, kMaxReservation), 1);
+	ChannelSimpleCall(ledger_am::kOpReserve, t, n, 0, &first, NULL, "reserving row ids");
+	if (nlocal_ranges == 0)
+		reserve_generation = ChannelGeneration();
+	if (r == NULL)
+	{
+		if (nlocal_ranges < kMaxLocalRanges)
+			r = &local_ranges[nlocal_ranges++];
+		else
+		{
+			/* The worker's range for the evicted table just lapses. */
+			r = &local_ranges[next_evict];
+			next_evict = (next_evict + 1) % kMaxLocalRanges;
+		}
+		r->table = t;
+	}
+	r->next = first;
+	r->end = first + n;
+	r->last_size = n;
+	return r->next++;
+}
+
 /* remember adds a pending storage action. */
 static void
 remember(const ledger_am::TableId &t, bool drop_at_commit, bool range_keys_only = false)
@@ -109,6 +190,7 @@ ledger_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_COMMIT:
 			if (xact_wrote)
 			{
+				check_generation();
 				ledger_am::TableId none = {0, 0, 0};
 
 				ChannelSimpleCall(ledger_am::kOpSync, none, 0, 0, NULL, NULL,
@@ -128,17 +210,24 @@ ledger_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
+			/* The commit's sync request ended the reservations. */
 			settle_pending(true);
 			xact_wrote = false;
+			nlocal_ranges = 0;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			settle_pending(false);
+			if (xact_wrote &&
+				!ChannelCallNoError(ledger_am::kOpRelease, NULL, 0, 5000))
+				elog(LOG, "ledger_am: could not release row id reservations now");
 			xact_wrote = false;
+			nlocal_ranges = 0;
 			break;
 		case XACT_EVENT_PREPARE:
 			npending = 0;
 			xact_wrote = false;
+			nlocal_ranges = 0;
 			break;
 		default:
 			break;

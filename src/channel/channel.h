@@ -49,6 +49,8 @@ enum ChannelOp : uint32
 	kOpSetFrozen,	   /* arg1 = frozen watermark (forward only, synced) */
 	kOpPutRangeKeys,   /* arg1 = nrows; data = records (row id, key blob) */
 	kOpDropRangeKeys,
+	kOpReserve,		   /* arg1 = n; out1 = first of n row ids reserved to this slot */
+	kOpRelease,		   /* end this slot's reservations; clears a ring error */
 	kOpRangeScan,	   /* data = RangeScanRequest; arg1 = max rows; flags bit0 = backward;
 						* out: records, out2 = resume key length (key at RangeResumeKey),
 						* out_flags bit0 = done */
@@ -91,17 +93,46 @@ struct ChannelSlot
 	uint64		out1;
 	uint64		out2;
 	char		message[240];
-	/* data buffer follows (ChannelControl::buffer_size bytes, 8-byte aligned) */
+
+	/*
+	 * The append ring: rows a backend inserts with tuple_insert go here,
+	 * unanswered, at row ids reserved to the slot (kOpReserve). The worker
+	 * applies every ring's records before serving any request, so a row is
+	 * stored before anyone (its own backend included) can ask for it.
+	 */
+	pg_atomic_uint64 ring_head;		/* bytes ever written (backend) */
+	pg_atomic_uint64 ring_tail;		/* bytes ever applied (worker) */
+	pg_atomic_uint32 ring_waiting;	/* backend waits for ring space */
+	Latch	   *ring_latch;
+	int32		ring_error;		/* first failure applying this ring (EngineCode), sticky */
+	char		ring_message[240];
+	/* data buffer follows (buffer_size bytes), then the ring (ring_size bytes) */
 };
+
+/* A record in an append ring: header, row value, key blob (8-aligned). */
+struct RingRecord
+{
+	uint32		total_len;		/* whole record, 8-aligned */
+	uint32		value_len;		/* kRingWrap: skip to the ring's start */
+	uint32		keys_len;
+	uint32		reserved;
+	TableId		table;
+	uint32		pad;
+	uint64		row_id;
+};
+static_assert(sizeof(RingRecord) == 40, "RingRecord layout");
+constexpr uint32 kRingWrap = 0xFFFFFFFF;
 
 struct ChannelControl
 {
 	pg_atomic_uint32 worker_pid;	/* 0 while no worker serves requests */
 	pg_atomic_uint64 generation;	/* bumped at each worker start */
 	pg_atomic_uint32 inflight;		/* requests posted and not yet answered */
+	pg_atomic_uint64 append_seq;	/* bumped after every ring append */
 	Latch	   *worker_latch;
 	uint32		nslots;
 	uint32		buffer_size;
+	uint32		ring_size;
 	Size		slot_stride;
 	/* slots follow at offset ChannelSlotsOffset() */
 };
@@ -115,16 +146,17 @@ ChannelSlotsOffset()
 
 /* ChannelSlotStride is the distance between slots for a given buffer size. */
 inline Size
-ChannelSlotStride(uint32 buffer_size)
+ChannelSlotStride(uint32 buffer_size, uint32 ring_size)
 {
-	return MAXALIGN(sizeof(ChannelSlot)) + MAXALIGN(buffer_size);
+	return MAXALIGN(sizeof(ChannelSlot)) + MAXALIGN(buffer_size) + MAXALIGN(ring_size);
 }
 
 /* ChannelShmemSize is the shared memory the channel needs. */
 inline Size
-ChannelShmemSize(uint32 nslots, uint32 buffer_size)
+ChannelShmemSize(uint32 nslots, uint32 buffer_size, uint32 ring_size)
 {
-	return add_size(ChannelSlotsOffset(), mul_size(nslots, ChannelSlotStride(buffer_size)));
+	return add_size(ChannelSlotsOffset(),
+					mul_size(nslots, ChannelSlotStride(buffer_size, ring_size)));
 }
 
 /* ChannelGetSlot returns slot i. */
@@ -146,5 +178,16 @@ ChannelSlotData(ChannelSlot *slot)
 
 /* Set up by module.cc in shmem_startup_hook. */
 extern ledger_am::ChannelControl *ledger_channel;
+
+namespace ledger_am {
+
+/* ChannelSlotRing returns a slot's append ring. */
+inline char *
+ChannelSlotRing(ChannelSlot *slot)
+{
+	return ChannelSlotData(slot) + MAXALIGN(ledger_channel->buffer_size);
+}
+
+} // namespace ledger_am
 
 #endif

@@ -572,10 +572,12 @@ EngineWriteReserved(const ReservedRow *rows, size_t n, EngineStatus *row_status)
 			const ReservedRow &rr = rows[i];
 			OwnedRange *r = FindRange(rr.table, rr.owner);
 
-			if (r == nullptr || rr.row_id != r->cursor || rr.row_id >= r->end)
+			/* Forward only within the owner's range: an id its writer skipped
+			 * (an insert cancelled between reserving and queueing) stays unused. */
+			if (r == nullptr || rr.row_id < r->cursor || rr.row_id >= r->end)
 			{
 				row_status[i] = MakeStatus(EngineCode::kKeyExists,
-										   "row id is not the next id reserved to its writer");
+										   "row id is not an unused id reserved to its writer");
 				continue;
 			}
 			rocksdb::Status s = batch.Put(RowKey(rr.table, rr.row_id), rocksdb::Slice(rr.row.data, rr.row.len));
@@ -587,7 +589,7 @@ EngineWriteReserved(const ReservedRow *rows, size_t n, EngineStatus *row_status)
 				continue;
 			}
 			/* Used, written or not: an id is never offered again. */
-			r->cursor++;
+			r->cursor = rr.row_id + 1;
 			row_status[i] = OkStatus();
 		}
 		if (batch.Count() == 0)

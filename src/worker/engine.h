@@ -86,8 +86,9 @@ struct ReservedRow
 };
 
 /* EngineWriteReserved writes rows at reserved ids in one WriteBatch (not
- * synced). Each row must be the next unused id of its owner's range for its
- * table; others are refused (kKeyExists) in row_status and not written.
+ * synced). Each row's id must lie in its owner's range for its table, above
+ * every id the owner wrote (ids only move forward, so nothing is ever
+ * overwritten); others are refused (kKeyExists) in row_status, not written.
  * row_status (n entries) gets each row's outcome; the return value is the
  * outcome of the batch write, which also applies to every accepted row. */
 EngineStatus EngineWriteReserved(const ReservedRow *rows, size_t n, EngineStatus *row_status) noexcept;

@@ -58,6 +58,123 @@ complete(ChannelSlot *slot)
 		SetLatch(latch);
 }
 
+/* Rings drained so far: the append_seq value read before the last drain. */
+static uint64 applied_seq = 0;
+
+/* Scratch for draining, grown as needed; new_tail has one entry per slot. */
+static ledger_am::ReservedRow *drain_rows = NULL;
+static EngineStatus *drain_status = NULL;
+static uint32 *drain_slot = NULL;
+static size_t drain_cap = 0;
+static uint64 *new_tail = NULL;
+
+/* grow_drain_scratch doubles the drain arrays. */
+static void
+grow_drain_scratch(void)
+{
+	size_t		cap = drain_cap ? drain_cap * 2 : 1024;
+
+	if (drain_cap == 0)
+	{
+		drain_rows = (ledger_am::ReservedRow *) palloc(cap * sizeof(*drain_rows));
+		drain_status = (EngineStatus *) palloc(cap * sizeof(*drain_status));
+		drain_slot = (uint32 *) palloc(cap * sizeof(*drain_slot));
+	}
+	else
+	{
+		drain_rows = (ledger_am::ReservedRow *) repalloc(drain_rows, cap * sizeof(*drain_rows));
+		drain_status = (EngineStatus *) repalloc(drain_status, cap * sizeof(*drain_status));
+		drain_slot = (uint32 *) repalloc(drain_slot, cap * sizeof(*drain_slot));
+	}
+	drain_cap = cap;
+}
+
+/* set_ring_error records the first failure of a slot's ring rows. */
+static void
+set_ring_error(ChannelSlot *slot, const EngineStatus &st)
+{
+	if (slot->ring_error != 0)
+		return;
+	strlcpy(slot->ring_message, st.message, sizeof(slot->ring_message));
+	slot->ring_error = static_cast<int32>(st.code);
+}
+
+/*
+ * drain_rings applies every record backends have put in their append rings,
+ * in one WriteBatch. Called before serving any request: a backend that saw
+ * another's index entry (or its own insert) and then asks for the row finds
+ * it stored. A failed row sets its slot's sticky ring error, which fails
+ * that backend's next request (at the latest, its commit).
+ */
+static void
+drain_rings(void)
+{
+	uint64		seq = pg_atomic_read_u64(&ledger_channel->append_seq);
+	uint32		ring_size = ledger_channel->ring_size;
+	uint32		nslots = ledger_channel->nslots;
+	size_t		n = 0;
+
+	if (seq == applied_seq)
+		return;
+	/* Heads are published before the sequence is bumped. */
+	pg_read_barrier();
+	if (new_tail == NULL)
+		new_tail = (uint64 *) palloc(nslots * sizeof(uint64));
+	for (uint32 i = 0; i < nslots; i++)
+	{
+		ChannelSlot *slot = ledger_am::ChannelGetSlot(ledger_channel, i);
+		uint64		tail = pg_atomic_read_u64(&slot->ring_tail);
+		uint64		head = pg_atomic_read_u64(&slot->ring_head);
+		char	   *ring = ledger_am::ChannelSlotRing(slot);
+
+		pg_read_barrier();
+		while (tail < head)
+		{
+			ledger_am::RingRecord *rec = (ledger_am::RingRecord *) (ring + tail % ring_size);
+			const char *value = (const char *) (rec + 1);
+
+			if (rec->value_len == ledger_am::kRingWrap)
+			{
+				tail += rec->total_len;
+				continue;
+			}
+			if (n == drain_cap)
+				grow_drain_scratch();
+			drain_rows[n].table = rec->table;
+			drain_rows[n].owner = i;
+			drain_rows[n].row_id = rec->row_id;
+			drain_rows[n].row.data = value;
+			drain_rows[n].row.len = rec->value_len;
+			drain_rows[n].row.keys = rec->keys_len ? value + ledger_am::Align8(rec->value_len) : NULL;
+			drain_rows[n].row.keys_len = rec->keys_len;
+			drain_slot[n] = i;
+			n++;
+			tail += rec->total_len;
+		}
+		new_tail[i] = tail;
+	}
+	if (n > 0)
+	{
+		(void) ledger_am::EngineWriteReserved(drain_rows, n, drain_status);
+		for (size_t j = 0; j < n; j++)
+			if (!drain_status[j].ok())
+				set_ring_error(ledger_am::ChannelGetSlot(ledger_channel, drain_slot[j]), drain_status[j]);
+	}
+	/* The batch is written (or failed for good): hand the space back. */
+	for (uint32 i = 0; i < nslots; i++)
+	{
+		ChannelSlot *slot = ledger_am::ChannelGetSlot(ledger_channel, i);
+
+		if (pg_atomic_read_u64(&slot->ring_tail) == new_tail[i])
+			continue;
+		pg_write_barrier();
+		pg_atomic_write_u64(&slot->ring_tail, new_tail[i]);
+		if (pg_atomic_exchange_u32(&slot->ring_waiting, 0) != 0 && slot->ring_latch)
+			SetLatch(slot->ring_latch);
+	}
+	applied_seq = seq;
+}
+
 /* serve_append appends the framed rows of a request. */
 static EngineStatus
 serve_append(ChannelSlot *slot, char *data)
@@ -185,6 +302,14 @@ serve_range_scan(ChannelSlot *slot, char *data, size_t cap)
 	return st;
 }
 
+/* slot_index is a slot's number: the owner of its row id reservations. */
+static uint32
+slot_index(ChannelSlot *slot)
+{
+	return (uint32) (((char *) slot - ((char *) ledger_channel + ledger_am::ChannelSlotsOffset())) /
+					 ledger_channel->slot_stride);
+}
+
 /* serve serves one non-sync request. */
 static void
 serve(ChannelSlot *slot)
@@ -198,6 +323,16 @@ serve(ChannelSlot *slot)
 	slot->out_count = 0;
 	slot->out1 = 0;
 	slot->out2 = 0;
+	/* A failed ring row fails this backend's transaction: every request
+	 * but the release at its end reports it. */
+	if (slot->ring_error != 0 && slot->op != ledger_am::kOpRelease)
+	{
+		st.code = static_cast<EngineCode>(slot->ring_error);
+		strlcpy(st.message, slot->ring_message, sizeof(st.message));
+		slot->data_len = 0;
+		set_result(slot, st);
+		return;
+	}
 	switch (slot->op)
 	{
 		case ledger_am::kOpPing:
@@ -266,6 +401,16 @@ serve(ChannelSlot *slot)
 		case ledger_am::kOpRangeScan:
 			st = serve_range_scan(slot, data, cap);
 			break;
+		case ledger_am::kOpReserve:
+			st = ledger_am::EngineReserve(slot->table, slot_index(slot), slot->arg1, &slot->out1);
+			slot->data_len = 0;
+			break;
+		case ledger_am::kOpRelease:
+			st = ledger_am::EngineRelease(slot_index(slot));
+			slot->ring_error = 0;
+			slot->ring_message[0] = '\0';
+			slot->data_len = 0;
+			break;
 		case ledger_am::kOpCompactTable:
 			st = ledger_am::EngineCompactTable(slot->table);
 			slot->data_len = 0;
@@ -313,6 +458,20 @@ reset_stale_slots(void)
 	{
 		ChannelSlot *slot = ledger_am::ChannelGetSlot(ledger_channel, i);
 
+		uint64		head = pg_atomic_read_u64(&slot->ring_head);
+
+		/* Rows a previous incarnation did not apply are lost with its
+		 * reservations: their transactions must fail. */
+		if (pg_atomic_read_u64(&slot->ring_tail) != head)
+		{
+			EngineStatus st;
+
+			st.code = EngineCode::kWorkerRestarted;
+			strlcpy(st.message, "the storage worker restarted before storing rows of this transaction",
+					sizeof(st.message));
+			set_ring_error(slot, st);
+			pg_atomic_write_u64(&slot->ring_tail, head);
+		}
 		if (pg_atomic_read_u32(&slot->state) == ledger_am::kSlotPosted)
 		{
 			slot->status = static_cast<int32>(EngineCode::kWorkerRestarted);
@@ -402,6 +561,8 @@ ledger_am_worker_main(Datum arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
+		/* Rows waiting in rings go in at every pass, asked for or not. */
+		drain_rings();
 		for (uint32 i = 0; i < nslots; i++)
 		{
 			ChannelSlot *slot = ledger_am::ChannelGetSlot(ledger_channel, i);
@@ -410,6 +571,7 @@ ledger_am_worker_main(Datum arg)
 				continue;
 			pg_read_barrier();
 			served++;
+			drain_rings();
 			if (slot->op == ledger_am::kOpSync)
 			{
 				sync_slots[nsync++] = i;
@@ -429,7 +591,18 @@ ledger_am_worker_main(Datum arg)
 				ChannelSlot *slot = ledger_am::ChannelGetSlot(ledger_channel, sync_slots[j]);
 
 				slot->data_len = 0;
-				set_result(slot, st);
+				if (slot->ring_error != 0)
+				{
+					EngineStatus rst;
+
+					rst.code = static_cast<EngineCode>(slot->ring_error);
+					strlcpy(rst.message, slot->ring_message, sizeof(rst.message));
+					set_result(slot, rst);
+				}
+				else
+					set_result(slot, st);
+				/* The transaction's reservations end with its commit. */
+				(void) ledger_am::EngineRelease(sync_slots[j]);
 				complete(slot);
 			}
 		}

@@ -660,7 +660,7 @@ TEST_F(EngineTest, ReservedIdsAreWrittenOnlyByTheirOwnerInOrder)
 	/* Owners interleave; each must write its own ids, in order. */
 	std::vector<EngineCode> got = WriteReserved(kT1, {{1, 0}, {2, 3}, {1, 1}, {2, 4}});
 	EXPECT_EQ(got, std::vector<EngineCode>(4, EngineCode::kOk));
-	/* Another owner's id, a repeat, a skip ahead and an id past the range are refused. */
+	/* Another owner's id, a repeat, and an id past the range are refused. */
 	got = WriteReserved(kT1, {{2, 2}, {1, 1}, {1, 5}, {2, 5}});
 	EXPECT_EQ(got, std::vector<EngineCode>(4, EngineCode::kKeyExists));
 	std::vector<Row> rows = ScanAll(kT1, 0, UINT64_MAX, false, 1 << 16);
@@ -668,6 +668,14 @@ TEST_F(EngineTest, ReservedIdsAreWrittenOnlyByTheirOwnerInOrder)
 	EXPECT_EQ(rows[1].second, MakeRow(101, Payload(1)));
 	/* Appends continue after every reservation. */
 	EXPECT_EQ(AppendN(kT1, 1), 5u);
+	/* An owner may skip ids forward (an insert cancelled before queueing),
+	 * never go back. */
+	uint64_t c;
+	ASSERT_TRUE(EngineReserve(kT1, 1, 4, &c).ok());
+	ASSERT_EQ(c, 6u);
+	got = WriteReserved(kT1, {{1, 8}, {1, 7}, {1, 9}});
+	EXPECT_EQ(got, (std::vector<EngineCode>{EngineCode::kOk, EngineCode::kKeyExists, EngineCode::kOk}));
+	EXPECT_EQ(ScanAll(kT1, 6, 10, false, 1 << 16).size(), 2u);
 }
 
 TEST_F(EngineTest, ReleaseGivesBackUnusedTopIdsAndFrozenNeverPassesAReservation)
