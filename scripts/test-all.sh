@@ -9,6 +9,8 @@
 #   regress    make installcheck, REGRESS part only (pg_regress, temp instance)
 #   isolation  make installcheck, ISOLATION part only (pg_isolation_regress)
 #   restart    test/t/001_restart.sh (crash-restart, TAP)
+#   crash_load test/t/002_crash_load.sh (kill -9 under concurrent load, TAP)
+#   dump_restore test/t/003_dump_restore.sh (pg_dump/pg_restore, TAP)
 # Every suite runs even when an earlier one failed. regress and isolation run
 # as `postgres` in a copy of the repo (/tmp/ledger_am_check.XXXXXX), and are
 # separate make calls because make stops at the first failing command.
@@ -37,6 +39,8 @@ T_UNIT=${T_UNIT:-600}
 T_REGRESS=${T_REGRESS:-480}
 T_ISOLATION=${T_ISOLATION:-480}
 T_RESTART=${T_RESTART:-300}
+T_CRASH_LOAD=${T_CRASH_LOAD:-600}
+T_DUMP_RESTORE=${T_DUMP_RESTORE:-300}
 
 TOTAL_PASSED=0
 TOTAL_FAILED=0
@@ -225,6 +229,22 @@ suite_pg_regress() {
   record "$suite" "$C_PASS" "$C_FAIL" "$note"
 }
 
+# suite_tap SUITE SECONDS SCRIPT BUILD_OK: run test/t/SCRIPT (TAP) and count
+# its results; when the build failed, count its plan (PLAN=N in the script,
+# at least 1) as failed without running it.
+suite_tap() {
+  local suite=$1 secs=$2 script=$3 build_ok=$4 plan
+  if (( build_ok )); then
+    banner "$suite"
+    run_logged "$suite" "$secs" bash "$REPO_ROOT/test/t/$script"
+    count_tap "$RUN_LOG" "$RUN_RC"
+    record "$suite" "$C_PASS" "$C_FAIL" "$( (( RUN_RC == 124 )) && echo "timed out")"
+  else
+    plan=$(sed -n 's/^PLAN=\([0-9][0-9]*\).*/\1/p' "$REPO_ROOT/test/t/$script" | head -n 1)
+    record "$suite" 0 "${plan:-1}" "not run: build failed"
+  fi
+}
+
 main() {
   cd "$REPO_ROOT" || exit 1
   echo "test-all: repo $REPO_ROOT, logs in $LOG_DIR"
@@ -276,17 +296,10 @@ main() {
     record isolation 0 "$(( n_isolation > 0 ? n_isolation : 1 ))" "not run: build failed"
   fi
 
-  # --- restart ----------------------------------------------------------------
-  if (( build_ok )); then
-    banner "restart"
-    run_logged restart "$T_RESTART" bash "$REPO_ROOT/test/t/001_restart.sh"
-    count_tap "$RUN_LOG" "$RUN_RC"
-    record restart "$C_PASS" "$C_FAIL" "$( (( RUN_RC == 124 )) && echo "timed out")"
-  else
-    local plan
-    plan=$(sed -n 's/^PLAN=\([0-9][0-9]*\).*/\1/p' "$REPO_ROOT/test/t/001_restart.sh" | head -n 1)
-    record restart 0 "${plan:-1}" "not run: build failed"
-  fi
+  # --- TAP scripts: restart, crash_load, dump_restore ---------------------------
+  suite_tap restart "$T_RESTART" 001_restart.sh "$build_ok"
+  suite_tap crash_load "$T_CRASH_LOAD" 002_crash_load.sh "$build_ok"
+  suite_tap dump_restore "$T_DUMP_RESTORE" 003_dump_restore.sh "$build_ok"
 
   final_line
 }
