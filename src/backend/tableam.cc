@@ -596,10 +596,34 @@ ledger_am_parallelscan_reinitialize(Relation rel, ParallelTableScanDesc pscan)
  * ------------------------------------------------------------------------
  */
 
+/*
+ * Index fetches read ahead adaptively: when TIDs arrive in ascending row id
+ * order close to each other (a btree over a time-ordered key: uuid_v7 event
+ * ids, (account, ts) of a busy account, any range of a correlated column),
+ * the next fetches are served from one chunk request; the window doubles
+ * while that keeps paying off and falls back to single-row reads when
+ * fetches jump around. Only for MVCC snapshots: a row missing from a chunk
+ * was created after the chunk was read, i.e. after the scan's snapshot, so
+ * the snapshot could not see it anyway.
+ */
+static const uint32 kMaxReadAhead = 256;
+static const uint64 kReadAheadReach = 64;	/* "close": within this many ids */
+
 typedef struct LedgerIndexFetchData
 {
 	IndexFetchTableData base;
 	ledger_am::TableId table;
+	uint64		last_row;		/* the previous fetch's row id (+1; 0 = none) */
+	uint32		window;			/* rows to read at the next miss */
+	/* the read-ahead chunk: rows with ids in [chunk_lo, chunk_hi) */
+	uint64		chunk_lo;
+	uint64		chunk_hi;
+	uint64		frozen_below;
+	char	   *chunk;
+	Size		chunk_len;
+	uint64	   *ids;			/* row id of each record in the chunk */
+	uint32	   *offsets;		/* its offset */
+	uint32		nrows;
 }			LedgerIndexFetchData;
 
 static IndexFetchTableData *
@@ -609,18 +633,148 @@ ledger_am_index_fetch_begin(Relation rel)
 
 	f->base.rel = rel;
 	f->table = LedgerTableId(rel);
+	f->window = 1;
 	return &f->base;
 }
 
 static void
 ledger_am_index_fetch_reset(IndexFetchTableData *scan)
 {
+	LedgerIndexFetchData *f = (LedgerIndexFetchData *) scan;
+
+	f->chunk_lo = f->chunk_hi = 0;
+	f->nrows = 0;
+	f->last_row = 0;
+	f->window = 1;
 }
 
 static void
 ledger_am_index_fetch_end(IndexFetchTableData *scan)
 {
-	pfree(scan);
+	LedgerIndexFetchData *f = (LedgerIndexFetchData *) scan;
+
+	if (f->chunk)
+		pfree(f->chunk);
+	if (f->ids)
+		pfree(f->ids);
+	if (f->offsets)
+		pfree(f->offsets);
+	pfree(f);
+}
+
+/* read_ahead fills the fetch's chunk with rows [from, from + window). */
+static void
+read_ahead(LedgerIndexFetchData *f, uint64 from)
+{
+	ChannelSlot *slot;
+	Size		cap = (Size) ledger_channel_buffer_kb * 1024;
+	uint64		to = from + f->window;
+
+	if (f->chunk == NULL)
+	{
+		f->chunk = (char *) MemoryContextAlloc(GetMemoryChunkContext(f), cap);
+		f->ids = (uint64 *) MemoryContextAlloc(GetMemoryChunkContext(f), kMaxReadAhead * sizeof(uint64));
+		f->offsets = (uint32 *) MemoryContextAlloc(GetMemoryChunkContext(f), kMaxReadAhead * sizeof(uint32));
+	}
+	slot = ChannelBegin();
+	slot->table = f->table;
+	slot->arg1 = from;
+	slot->arg2 = to;
+	slot->flags = 0;
+	slot->data_len = 0;
+	(void) ChannelCall(slot, ledger_am::kOpScan, "fetching rows");
+	memcpy(f->chunk, ledger_am::ChannelSlotData(slot), slot->data_len);
+	f->chunk_len = slot->data_len;
+	f->frozen_below = slot->out2;
+	/* A full buffer may stop early: the chunk covers only what came back. */
+	f->chunk_lo = from;
+	f->chunk_hi = (slot->out_flags & ledger_am::kScanDone) ? to : slot->out1;
+	ChannelEnd(slot);
+
+	f->nrows = 0;
+	{
+		RecordReader reader(f->chunk, f->chunk_len);
+		uint64		row_id;
+		const char *value;
+		uint32		len;
+		Size		pos = 0;
+
+		while (f->nrows < kMaxReadAhead && reader.Next(&row_id, &value, &len))
+		{
+			f->ids[f->nrows] = row_id;
+			f->offsets[f->nrows] = (uint32) pos;
+			f->nrows++;
+			pos += ledger_am::RecordSize(len);
+		}
+	}
+}
+
+/* chunk_find returns the chunk index of row_id, or -1. */
+static int
+chunk_find(LedgerIndexFetchData *f, uint64 row_id)
+{
+	int			lo = 0;
+	int			hi = (int) f->nrows - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (f->ids[mid] == row_id)
+			return mid;
+		if (f->ids[mid] < row_id)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/* fetch_ahead serves an MVCC index fetch through the read-ahead chunk. */
+static bool
+fetch_ahead(LedgerIndexFetchData *f, uint64 row_id, ItemPointer tid, Snapshot snapshot,
+			TupleTableSlot *slot)
+{
+	Relation	rel = f->base.rel;
+	bool		near = f->last_row != 0 && row_id >= f->last_row && row_id - f->last_row < kReadAheadReach;
+	int			idx;
+	RowHeader	hdr;
+	const char *value;
+	uint32		len;
+	MinimalTuple mtup;
+
+	if (row_id < f->chunk_lo || row_id >= f->chunk_hi)
+	{
+		/* A miss: grow the window while fetches walk forward, else reset. */
+		f->window = near ? Min(f->window * 2, kMaxReadAhead) : 1;
+		read_ahead(f, row_id);
+	}
+	f->last_row = row_id + 1;
+	idx = chunk_find(f, row_id);
+	if (idx < 0)
+		return false;
+	{
+		RecordReader reader(f->chunk + f->offsets[idx], f->chunk_len - f->offsets[idx]);
+		uint64		got;
+
+		if (!reader.Next(&got, &value, &len) || got != row_id)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("ledger_am received a malformed row chunk")));
+	}
+	decode_header(rel, row_id, value, len, &hdr);
+	if (!RowIsVisibleAt(row_id, f->frozen_below, hdr, snapshot))
+	{
+		check_conflict_out(rel, hdr, snapshot);
+		return false;
+	}
+	mtup = (MinimalTuple) MemoryContextAlloc(slot->tts_mcxt, len - ledger_am::kRowHeaderSize);
+	memcpy(mtup, value + ledger_am::kRowHeaderSize, len - ledger_am::kRowHeaderSize);
+	ExecStoreMinimalTuple(mtup, slot, true);
+	slot->tts_tableOid = RelationGetRelid(rel);
+	slot->tts_tid = *tid;
+	PredicateLockTID(rel, tid, snapshot, XidFromFullTransactionId(FullTransactionIdFromU64(hdr.xmin)));
+	return true;
 }
 
 /* fetch_row reads one row by id; on success *hdr and a copy of the
@@ -702,11 +856,23 @@ static bool
 ledger_am_index_fetch_tuple(struct IndexFetchTableData *scan, ItemPointer tid, Snapshot snapshot,
 							TupleTableSlot *slot, bool *call_again, bool *all_dead)
 {
+	LedgerIndexFetchData *f = (LedgerIndexFetchData *) scan;
+	uint64		row_id;
+	bool		found;
+
 	/* Rows are never updated: no HOT chains, nothing ever "all dead". */
 	*call_again = false;
 	if (all_dead)
 		*all_dead = false;
-	if (fetch_visible(scan->rel, tid, snapshot, slot))
+	if (snapshot->snapshot_type == SNAPSHOT_MVCC)
+	{
+		if (!ItemPointerToRowId(tid, &row_id))
+			return false;
+		found = fetch_ahead(f, row_id, tid, snapshot, slot);
+	}
+	else
+		found = fetch_visible(scan->rel, tid, snapshot, slot);
+	if (found)
 	{
 		pgstat_count_heap_fetch(scan->rel);
 		return true;
