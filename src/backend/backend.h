@@ -39,6 +39,21 @@ extern void ChannelEnd(ledger_am::ChannelSlot *slot);
 extern bool ChannelCallNoError(uint32 op, const ledger_am::TableId *table, uint64 arg1,
 							   int timeout_ms);
 
+/* Asynchronous requests: at most one in flight per backend. */
+typedef void (*ChannelAbsorbFn) (void *arg, ledger_am::ChannelSlot *slot);
+
+/* ChannelPostAsync posts a filled slot without waiting; absorb(arg, slot)
+ * receives the response when someone awaits it (the owner, or the next
+ * ChannelBegin of this backend). */
+extern void ChannelPostAsync(ledger_am::ChannelSlot *slot, uint32 op, ChannelAbsorbFn absorb,
+							 void *arg);
+extern bool ChannelAsyncOwnedBy(void *arg);
+extern void ChannelAwaitAsync(void);
+
+/* ChannelForgetAsync drops the in-flight request's owner (transaction or
+ * subtransaction abort freed it); its response is ignored. */
+extern void ChannelForgetAsync(void);
+
 /* ChannelSimpleCall sends a request with no data and returns out1/out2. */
 extern void ChannelSimpleCall(uint32 op, const ledger_am::TableId &table, uint64 arg1,
 							  uint64 arg2, uint64 *out1, uint64 *out2, const char *context);

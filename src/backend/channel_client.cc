@@ -135,6 +135,8 @@ post(ChannelSlot *slot, uint32 op)
 	SetLatch(ledger_channel->worker_latch);
 }
 
+static void report_status(EngineCode code, const char *message, const char *context);
+
 /* wait_for_worker gives a starting (or restarting) worker a few seconds to
  * open RocksDB before reporting it down; interruptible. */
 static void
@@ -153,10 +155,71 @@ wait_for_worker(void)
 	}
 }
 
+/*
+ * One request per backend may be left in flight while its issuer works on
+ * (a scan reading ahead). Whoever needs the slot next first waits for it and
+ * lets its owner absorb the response.
+ */
+static ChannelAbsorbFn async_absorb = NULL;
+static void *async_arg = NULL;
+
+void
+ChannelPostAsync(ChannelSlot *slot, uint32 op, ChannelAbsorbFn absorb, void *arg)
+{
+	Assert(async_absorb == NULL);
+	post(slot, op);
+	async_absorb = absorb;
+	async_arg = arg;
+}
+
+bool
+ChannelAsyncOwnedBy(void *arg)
+{
+	return async_absorb != NULL && async_arg == arg;
+}
+
+void
+ChannelAwaitAsync(void)
+{
+	ChannelAbsorbFn absorb = async_absorb;
+	void	   *arg = async_arg;
+	ChannelSlot *slot;
+	EngineCode	code;
+	char		message[sizeof(slot->message)];
+
+	if (absorb == NULL)
+		return;
+	slot = my_slot();
+	async_absorb = NULL;
+	async_arg = NULL;
+	(void) wait_not_posted(slot, true, 0);
+	code = static_cast<EngineCode>(slot->status);
+	if (code != EngineCode::kOk && code != EngineCode::kNotFound)
+	{
+		memcpy(message, slot->message, sizeof(message));
+		message[sizeof(message) - 1] = '\0';
+		ChannelEnd(slot);
+		report_status(code, message, "reading ahead");
+	}
+	absorb(arg, slot);
+	ChannelEnd(slot);
+}
+
+void
+ChannelForgetAsync(void)
+{
+	/* The owner is gone (its memory too): the response is dropped unread. */
+	async_absorb = NULL;
+	async_arg = NULL;
+}
+
 ChannelSlot *
 ChannelBegin(void)
 {
 	ChannelSlot *slot;
+
+	if (async_absorb != NULL)
+		ChannelAwaitAsync();
 
 	/*
 	 * RocksDB data is not replicated: a standby would answer with silently
@@ -248,6 +311,7 @@ ChannelCallNoError(uint32 op, const ledger_am::TableId *table, uint64 arg1, int 
 	ChannelSlot *slot;
 	bool		ok;
 
+	ChannelForgetAsync();
 	if (ledger_channel == NULL || MyProc == NULL || MyProc->pgprocno < 0 ||
 		(uint32) MyProc->pgprocno >= ledger_channel->nslots || !worker_running())
 		return false;

@@ -241,7 +241,17 @@ typedef struct LedgerScanDescData
 	uint64		resume;			/* bound to continue the range from */
 	uint64		frozen_below;	/* the table's frozen watermark, per chunk */
 	uint64		range_lo;		/* current requested range */
+	/* read-ahead: the next chunk of the range, requested while this one is read */
+	bool		prefetching;
+	bool		next_ready;
+	char	   *next_chunk;
+	Size		next_len;
+	uint64		next_resume;
+	uint64		next_frozen;
+	bool		next_done;
 	uint64		range_hi;
+
+	bool		read_ahead;		/* plain sequential scans read ahead */
 
 	/* parallel scans: the block range being read */
 	ParallelBlockTableScanWorkerData pwork;
@@ -264,10 +274,14 @@ typedef struct LedgerScanDescData
 typedef LedgerScanDescData *LedgerScanDesc;
 
 /* fetch_chunk requests rows [from, to) (in direction) from the worker. */
+static void cancel_read_ahead(LedgerScanDesc s);
+
 static void
 fetch_chunk(LedgerScanDesc s, uint64 from, uint64 to, bool backward)
 {
 	ChannelSlot *slot;
+
+	cancel_read_ahead(s);
 
 	s->chunk_valid = true;
 	s->chunk_backward = backward;
@@ -301,6 +315,52 @@ fetch_chunk(LedgerScanDesc s, uint64 from, uint64 to, bool backward)
 	ChannelEnd(slot);
 }
 
+/* absorb_next receives a read-ahead response into the scan's second buffer. */
+static void
+absorb_next(void *arg, ChannelSlot *slot)
+{
+	LedgerScanDesc s = (LedgerScanDesc) arg;
+
+	memcpy(s->next_chunk, ledger_am::ChannelSlotData(slot), slot->data_len);
+	s->next_len = slot->data_len;
+	s->next_resume = slot->out1;
+	s->next_frozen = slot->out2;
+	s->next_done = (slot->out_flags & ledger_am::kScanDone) != 0;
+	s->next_ready = true;
+	s->prefetching = false;
+}
+
+/* start_read_ahead asks for the chunk after the current one without
+ * waiting: the worker reads it while this backend works through this one. */
+static void
+start_read_ahead(LedgerScanDesc s)
+{
+	ChannelSlot *slot;
+
+	if (s->chunk_done || s->prefetching || s->next_ready)
+		return;
+	if (s->next_chunk == NULL)
+		s->next_chunk = (char *) MemoryContextAlloc(GetMemoryChunkContext(s), s->chunk_cap);
+	slot = ChannelBegin();
+	slot->table = s->table;
+	slot->arg1 = s->chunk_backward ? s->range_lo : s->resume;
+	slot->arg2 = s->chunk_backward ? s->resume : s->range_hi;
+	slot->flags = s->chunk_backward ? ledger_am::kScanBackward : 0;
+	slot->data_len = 0;
+	s->prefetching = true;
+	ChannelPostAsync(slot, ledger_am::kOpScan, absorb_next, s);
+}
+
+/* cancel_read_ahead drops a read-ahead the scan no longer wants. */
+static void
+cancel_read_ahead(LedgerScanDesc s)
+{
+	if (s->prefetching && ChannelAsyncOwnedBy(s))
+		ChannelAwaitAsync();
+	s->prefetching = false;
+	s->next_ready = false;
+}
+
 /* continue_range fetches the next chunk of the current range; false when
  * the range is exhausted. */
 static bool
@@ -308,10 +368,32 @@ continue_range(LedgerScanDesc s)
 {
 	if (!s->chunk_valid || s->chunk_done)
 		return false;
-	if (s->chunk_backward)
+	if (s->prefetching && ChannelAsyncOwnedBy(s))
+		ChannelAwaitAsync();
+	s->prefetching = false;
+	if (s->next_ready)
+	{
+		char	   *tmp = s->chunk;
+
+		s->chunk = s->next_chunk;
+		s->next_chunk = tmp;
+		s->chunk_len = s->next_len;
+		s->chunk_pos = 0;
+		if (s->chunk_backward)
+			s->range_hi = s->resume;
+		else
+			s->range_lo = s->resume;
+		s->resume = s->next_resume;
+		s->frozen_below = s->next_frozen;
+		s->chunk_done = s->next_done;
+		s->next_ready = false;
+	}
+	else if (s->chunk_backward)
 		fetch_chunk(s, s->range_lo, s->resume, true);
 	else
 		fetch_chunk(s, s->resume, s->range_hi, false);
+	if (s->read_ahead)
+		start_read_ahead(s);
 	return true;
 }
 
@@ -391,6 +473,8 @@ position_for(LedgerScanDesc s, bool backward)
 			to = s->lo;
 		fetch_chunk(s, s->lo, Min(to, s->hi), true);
 	}
+	if (s->read_ahead)
+		start_read_ahead(s);
 }
 
 /* ------------------------------------------------------------------------
@@ -433,6 +517,7 @@ ledger_am_scan_begin(Relation relation, Snapshot snapshot, int nkeys, struct Sca
 	s->chunk = (char *) palloc(s->chunk_cap);
 	s->block = InvalidBlockNumber;
 
+	s->read_ahead = (flags & SO_TYPE_SEQSCAN) != 0 && pscan == NULL;
 	if (flags & (SO_TYPE_SAMPLESCAN | SO_TYPE_BITMAPSCAN | SO_TYPE_ANALYZE))
 	{
 		s->nblocks = ledger_am::BlocksForRowCount(next_row_id(relation));
@@ -454,9 +539,12 @@ ledger_am_scan_end(TableScanDesc sscan)
 {
 	LedgerScanDesc s = (LedgerScanDesc) sscan;
 
+	cancel_read_ahead(s);
 	RelationDecrementReferenceCount(s->base.rs_rd);
 	if (s->base.rs_flags & SO_TEMP_SNAPSHOT)
 		UnregisterSnapshot(s->base.rs_snapshot);
+	if (s->next_chunk)
+		pfree(s->next_chunk);
 	pfree(s->chunk);
 	pfree(s);
 }
@@ -467,6 +555,7 @@ ledger_am_scan_rescan(TableScanDesc sscan, struct ScanKeyData *key, bool set_par
 {
 	LedgerScanDesc s = (LedgerScanDesc) sscan;
 
+	cancel_read_ahead(s);
 	s->pos = kBeforeStart;
 	s->chunk_valid = false;
 	s->pinited = false;

@@ -217,6 +217,7 @@ ledger_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
+			ChannelForgetAsync();
 			settle_pending(false);
 			if (xact_wrote &&
 				!ChannelCallNoError(ledger_am::kOpRelease, NULL, 0, 5000))
@@ -244,6 +245,8 @@ ledger_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 
 	if (event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB)
 		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		ChannelForgetAsync();	/* its scans may be gone with it */
 	for (int i = 0; i < npending; i++)
 	{
 		if (pending[i].subid == mySubid)
