@@ -1092,6 +1092,54 @@ stop:
 	}
 }
 
+/* EngineListDatabases collects database oids across every key space. */
+EngineStatus
+EngineListDatabases(uint32_t *dbs, size_t cap, size_t *n) noexcept
+{
+	try
+	{
+		*n = 0;
+		if (g_db == nullptr)
+			return NotOpen();
+		std::vector<std::string> spaces;
+		for (uint8_t space : {kRowSpace, kAccountSpace, kTimeSpace})
+			spaces.emplace_back(1, static_cast<char>(space));
+		for (uint8_t kind : kMetaKinds)
+			spaces.push_back(std::string{static_cast<char>(kMetaSpace), static_cast<char>(kind)});
+		std::vector<uint32_t> found;
+		for (const std::string &space : spaces)
+		{
+			std::vector<uint32_t> spcs;
+			EngineStatus es = CollectTablespaces(space, &spcs);
+			if (!es.ok())
+				return es;
+			for (uint32_t spc : spcs)
+			{
+				std::string prefix = space;
+				prefix.resize(space.size() + 4);
+				PutU32BE(&prefix[space.size()], spc);
+				/* The same seek-skip, one level down: distinct databases. */
+				es = CollectTablespaces(prefix, &found);
+				if (!es.ok())
+					return es;
+			}
+		}
+		std::sort(found.begin(), found.end());
+		found.erase(std::unique(found.begin(), found.end()), found.end());
+		for (uint32_t db : found)
+		{
+			if (*n == cap)
+				return MakeStatus(EngineCode::kBufferTooSmall, "too many databases to list");
+			dbs[(*n)++] = db;
+		}
+		return OkStatus();
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
 /* EngineGetFrozen returns t's frozen watermark. */
 EngineStatus
 EngineGetFrozen(const TableId &t, uint64_t *frozen_below) noexcept

@@ -126,6 +126,10 @@ EngineStatus EngineDropTable(const TableId &t) noexcept;
 /* EngineDropDatabase removes every table of a database (all tablespaces). */
 EngineStatus EngineDropDatabase(uint32_t db) noexcept;
 
+/* EngineListDatabases returns the distinct database oids that have any
+ * key (rows, range keys, metadata), up to cap of them in dbs. */
+EngineStatus EngineListDatabases(uint32_t *dbs, size_t cap, size_t *n) noexcept;
+
 /* EngineNextRowId returns the id the next appended row of t would get. */
 EngineStatus EngineNextRowId(const TableId &t, uint64_t *next_row_id) noexcept;
 

@@ -15,6 +15,12 @@
 #include "module.h"
 
 extern "C" {
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_database.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -521,6 +527,55 @@ open_engine(void)
 				 errmsg("ledger_am storage worker could not open \"%s\": %s", path, st.message)));
 }
 
+/*
+ * sweep_dropped_databases removes the data of databases that no longer
+ * exist: DROP DATABASE cleans up as it succeeds (mutation_guard.cc), but a
+ * crash in between would leave the keys behind.
+ */
+static void
+sweep_dropped_databases(void)
+{
+	uint32		dbs[4096];
+	size_t		n = 0;
+	bool		exists[lengthof(dbs)];
+	EngineStatus st = ledger_am::EngineListDatabases(dbs, lengthof(dbs), &n);
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+
+	if (!st.ok())
+	{
+		elog(LOG, "ledger_am storage worker: could not list databases to sweep: %s", st.message);
+		return;
+	}
+	if (n == 0)
+		return;
+	memset(exists, 0, sizeof(exists));
+	StartTransactionCommand();
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Oid			dboid = ((Form_pg_database) GETSTRUCT(tup))->oid;
+
+		for (size_t i = 0; i < n; i++)
+			if (dbs[i] == dboid)
+				exists[i] = true;
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	CommitTransactionCommand();
+
+	for (size_t i = 0; i < n; i++)
+	{
+		if (exists[i])
+			continue;
+		st = ledger_am::EngineDropDatabase(dbs[i]);
+		elog(LOG, "ledger_am storage worker: removed the data of dropped database %u%s%s",
+			 dbs[i], st.ok() ? "" : ": ", st.ok() ? "" : st.message);
+	}
+}
+
 extern "C" void
 ledger_am_worker_main(Datum arg)
 {
@@ -530,6 +585,8 @@ ledger_am_worker_main(Datum arg)
 	pqsignal(SIGTERM, worker_sigterm);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	pgstat_report_appname("ledger_am storage worker");
 
 	if (ledger_channel == NULL)
 		ereport(FATAL, (errmsg("ledger_am channel is not initialised")));
@@ -538,6 +595,7 @@ ledger_am_worker_main(Datum arg)
 
 	open_engine();
 	on_shmem_exit(worker_exit, 0);
+	sweep_dropped_databases();
 
 	ledger_channel->worker_latch = MyLatch;
 	pg_atomic_fetch_add_u64(&ledger_channel->generation, 1);
@@ -623,6 +681,8 @@ ledger_am_worker_main(Datum arg)
 							 PG_WAIT_EXTENSION);
 	}
 
+	/* Exit status 1: if this was not a server shutdown (pg_terminate_backend,
+	 * a stray SIGTERM), the postmaster starts a new worker after 1 s. */
 	elog(LOG, "ledger_am storage worker shutting down");
-	proc_exit(0);
+	proc_exit(1);
 }

@@ -707,6 +707,24 @@ TEST_F(EngineTest, ReleaseGivesBackUnusedTopIdsAndFrozenNeverPassesAReservation)
 	EXPECT_EQ(frozen, 2u);
 }
 
+TEST_F(EngineTest, ListDatabasesFindsEveryKeySpace)
+{
+	/* Rows in db 5 (two tablespaces), only a reservation in db 9, range keys in db 7. */
+	AppendN(TableId{1663, 5, 1}, 2);
+	AppendN(TableId{1664, 5, 2}, 1);
+	ASSERT_TRUE(EngineSetNextRowId(TableId{1663, 9, 3}, 10).ok());
+	std::string blob = AccountBlob({1}, 1);
+	ASSERT_TRUE(EnginePutRangeKeys(TableId{1663, 7, 4}, 0, blob.data(), static_cast<uint32_t>(blob.size())).ok());
+	uint32_t dbs[8];
+	size_t n = 0;
+	ASSERT_TRUE(EngineListDatabases(dbs, 8, &n).ok());
+	EXPECT_EQ(std::vector<uint32_t>(dbs, dbs + n), (std::vector<uint32_t>{5, 7, 9}));
+	ASSERT_TRUE(EngineDropDatabase(7).ok());
+	ASSERT_TRUE(EngineListDatabases(dbs, 8, &n).ok());
+	EXPECT_EQ(std::vector<uint32_t>(dbs, dbs + n), (std::vector<uint32_t>{5, 9}));
+	EXPECT_EQ(EngineListDatabases(dbs, 1, &n).code, EngineCode::kBufferTooSmall);
+}
+
 TEST_F(EngineTest, DropDatabaseRemovesOnlyThatDatabase)
 {
 	std::vector<TableId> doomed = {{1663, 5, 1}, {1663, 5, 2}, {1664, 5, 3}, {20000, 5, 9}};
