@@ -19,6 +19,7 @@ OBJS = \
 	src/backend/range_index.o \
 	src/backend/range_scan.o \
 	src/worker/storage_worker.o \
+	src/worker/sync_thread.o \
 	src/worker/engine.o
 
 # pg_regress suites, listed explicitly (test/check_schedules.sh fails on a
@@ -35,7 +36,7 @@ PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CXXFLAGS = -std=c++17 -Wno-register -Wall -Wextra -Wno-unused-parameter \
 	-Wno-missing-field-initializers -fno-omit-frame-pointer
-SHLIB_LINK = -lrocksdb -lstdc++
+SHLIB_LINK = -lrocksdb -lstdc++ -lpthread
 
 EXTRA_CLEAN = tmp_check tmp_check_iso output_iso results regression.diffs \
 	regression.out build

@@ -85,7 +85,7 @@ wait_not_posted(ChannelSlot *slot, bool interruptible, int timeout_ms)
 	 */
 	for (; spins > 0; spins--)
 	{
-		if (pg_atomic_read_u32(&slot->state) != ledger_am::kSlotPosted)
+		if (!ledger_am::SlotBusy(pg_atomic_read_u32(&slot->state)))
 		{
 			pg_read_barrier();
 			return true;
@@ -96,7 +96,7 @@ wait_not_posted(ChannelSlot *slot, bool interruptible, int timeout_ms)
 	start = GetCurrentTimestamp();
 	for (;;)
 	{
-		if (pg_atomic_read_u32(&slot->state) != ledger_am::kSlotPosted)
+		if (!ledger_am::SlotBusy(pg_atomic_read_u32(&slot->state)))
 		{
 			pg_read_barrier();
 			return true;

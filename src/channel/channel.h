@@ -30,7 +30,15 @@ enum SlotState : uint32
 	kSlotIdle = 0,
 	kSlotPosted = 1,
 	kSlotDone = 2,
+	kSlotTaken = 3,				/* accepted, answered later (queued commit) */
 };
+
+/* SlotBusy tells whether a slot holds a request not answered yet. */
+inline bool
+SlotBusy(uint32 state)
+{
+	return state == kSlotPosted || state == kSlotTaken;
+}
 
 enum ChannelOp : uint32
 {
@@ -180,6 +188,20 @@ ChannelSlotData(ChannelSlot *slot)
 extern ledger_am::ChannelControl *ledger_channel;
 
 namespace ledger_am {
+
+/* ChannelComplete hands a served slot back to its backend. Safe from any
+ * thread of the storage worker (atomics and SetLatch only). */
+inline void
+ChannelComplete(ChannelSlot *slot)
+{
+	Latch	   *latch = slot->client_latch;
+
+	pg_write_barrier();
+	pg_atomic_write_u32(&slot->state, kSlotDone);
+	pg_atomic_fetch_sub_u32(&ledger_channel->inflight, 1);
+	if (latch)
+		SetLatch(latch);
+}
 
 /* ChannelSlotRing returns a slot's append ring. */
 inline char *

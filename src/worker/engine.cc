@@ -576,8 +576,14 @@ EngineWriteReserved(const ReservedRow *rows, size_t n, EngineStatus *row_status)
 			 * (an insert cancelled between reserving and queueing) stays unused. */
 			if (r == nullptr || rr.row_id < r->cursor || rr.row_id >= r->end)
 			{
-				row_status[i] = MakeStatus(EngineCode::kKeyExists,
-										   "row id is not an unused id reserved to its writer");
+				char msg[200];
+				std::snprintf(msg, sizeof(msg),
+							  "row id %llu of table %u is not an unused id reserved to its writer (%s [%llu, %llu))",
+							  static_cast<unsigned long long>(rr.row_id), rr.table.rel,
+							  r ? "range" : "no range",
+							  static_cast<unsigned long long>(r ? r->cursor : 0),
+							  static_cast<unsigned long long>(r ? r->end : 0));
+				row_status[i] = MakeStatus(EngineCode::kKeyExists, msg);
 				continue;
 			}
 			rocksdb::Status s = batch.Put(RowKey(rr.table, rr.row_id), rocksdb::Slice(rr.row.data, rr.row.len));

@@ -5,7 +5,9 @@
  * point is noexcept and reports failure through EngineStatus; no C++ exception
  * ever leaves this layer (this is one half of the error boundary, see
  * src/worker/storage_worker.cc for the other). Not thread-safe: the storage
- * worker's main loop is its only caller.
+ * worker's main loop is its only caller, except for EngineSync, which the
+ * group-commit thread calls (RocksDB's SyncWAL is thread-safe and the call
+ * touches no engine state).
  *
  * Rows are appended with engine-assigned, strictly increasing row ids; the
  * engine refuses to write a row key at or below a table's highest id, so a

@@ -38,6 +38,7 @@ extern "C" {
 #include "channel/channel.h"
 #include "codec/row_codec.h"
 #include "worker/engine.h"
+#include "worker/sync_thread.h"
 
 using ledger_am::ChannelSlot;
 using ledger_am::EngineCode;
@@ -55,14 +56,11 @@ set_result(ChannelSlot *slot, const EngineStatus &st)
 static void
 complete(ChannelSlot *slot)
 {
-	Latch	   *latch = slot->client_latch;
-
-	pg_write_barrier();
-	pg_atomic_write_u32(&slot->state, ledger_am::kSlotDone);
-	pg_atomic_fetch_sub_u32(&ledger_channel->inflight, 1);
-	if (latch)
-		SetLatch(latch);
+	ledger_am::ChannelComplete(slot);
 }
+
+/* Whether the group-commit thread runs (else syncs happen in the loop). */
+static bool sync_thread = false;
 
 /* Rings drained so far: the append_seq value read before the last drain. */
 static uint64 applied_seq = 0;
@@ -447,12 +445,14 @@ worker_sigterm(SIGNAL_ARGS)
 	errno = save_errno;
 }
 
-/* worker_exit stops advertising the worker and closes the engine. */
+/* worker_exit stops advertising the worker, stops the sync thread and
+ * closes the engine. */
 static void
 worker_exit(int code, Datum arg)
 {
 	if (ledger_channel)
 		pg_atomic_write_u32(&ledger_channel->worker_pid, 0);
+	ledger_am::SyncThreadStop();
 	ledger_am::EngineClose();
 }
 
@@ -478,7 +478,7 @@ reset_stale_slots(void)
 			set_ring_error(slot, st);
 			pg_atomic_write_u64(&slot->ring_tail, head);
 		}
-		if (pg_atomic_read_u32(&slot->state) == ledger_am::kSlotPosted)
+		if (ledger_am::SlotBusy(pg_atomic_read_u32(&slot->state)))
 		{
 			slot->status = static_cast<int32>(EngineCode::kWorkerRestarted);
 			strlcpy(slot->message, "the storage worker restarted", sizeof(slot->message));
@@ -595,6 +595,9 @@ ledger_am_worker_main(Datum arg)
 
 	open_engine();
 	on_shmem_exit(worker_exit, 0);
+	sync_thread = ledger_am::SyncThreadStart();
+	if (!sync_thread)
+		elog(LOG, "ledger_am storage worker: no group-commit thread, syncing inline");
 	sweep_dropped_databases();
 
 	ledger_channel->worker_latch = MyLatch;
@@ -639,28 +642,47 @@ ledger_am_worker_main(Datum arg)
 			complete(slot);
 		}
 
-		/* Group commit: one WAL sync answers every sync request of this pass. */
+		/*
+		 * Commits: the transaction's reservations end here (its rows are all
+		 * applied: rings were drained before this request was looked at).
+		 * The WAL sync runs on the group-commit thread, which answers every
+		 * commit queued while its previous sync ran; the loop goes on.
+		 */
 		if (nsync > 0)
 		{
-			EngineStatus st = ledger_am::EngineSync();
+			EngineStatus st = EngineStatus{EngineCode::kOk, ""};
+			bool		synced = false;
 
 			for (uint32 j = 0; j < nsync; j++)
 			{
 				ChannelSlot *slot = ledger_am::ChannelGetSlot(ledger_channel, sync_slots[j]);
 
-				slot->data_len = 0;
+				(void) ledger_am::EngineRelease(sync_slots[j]);
 				if (slot->ring_error != 0)
 				{
 					EngineStatus rst;
 
 					rst.code = static_cast<EngineCode>(slot->ring_error);
 					strlcpy(rst.message, slot->ring_message, sizeof(rst.message));
+					slot->data_len = 0;
 					set_result(slot, rst);
+					complete(slot);
+					continue;
 				}
-				else
-					set_result(slot, st);
-				/* The transaction's reservations end with its commit. */
-				(void) ledger_am::EngineRelease(sync_slots[j]);
+				if (sync_thread)
+				{
+					/* Taken: later passes must not see it as a new request. */
+					pg_atomic_write_u32(&slot->state, ledger_am::kSlotTaken);
+					ledger_am::SyncThreadEnqueue(slot);
+					continue;
+				}
+				if (!synced)
+				{
+					st = ledger_am::EngineSync();
+					synced = true;
+				}
+				slot->data_len = 0;
+				set_result(slot, st);
 				complete(slot);
 			}
 		}
