@@ -1568,8 +1568,10 @@ ledger_am_index_build_range_scan(Relation table_rel, Relation index_rel, IndexIn
 		if (numblocks != InvalidBlockNumber)
 			s->hi = ledger_am::FirstRowIdOfBlock(start_blockno) +
 				(uint64) numblocks * ledger_am::kRowsPerBlock;
-		position_for(s, false);
 	}
+	/* A caller's non-parallel scan (amcheck's heapallindexed) starts here too. */
+	if (s->base.rs_parallel == NULL)
+		position_for(s, false);
 
 	if (progress)
 		pgstat_progress_update_param(PROGRESS_SCAN_BLOCKS_TOTAL,

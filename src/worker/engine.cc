@@ -1098,6 +1098,74 @@ stop:
 	}
 }
 
+/* EnginePurgeLostRows walks every table's unfrozen rows (see engine.h). */
+EngineStatus
+EnginePurgeLostRows(uint64_t next_xid, uint64_t *examined, uint64_t *purged) noexcept
+{
+	try
+	{
+		*examined = 0;
+		*purged = 0;
+		if (g_db == nullptr)
+			return NotOpen();
+		const std::string space(1, static_cast<char>(kRowSpace));
+		std::string space_end = PrefixSuccessor(space);
+		rocksdb::Slice upper(space_end);
+		rocksdb::ReadOptions ro;
+		ro.iterate_upper_bound = &upper;
+		ro.fill_cache = false;
+		std::unique_ptr<rocksdb::Iterator> it(g_db->NewIterator(ro));
+		rocksdb::WriteBatch batch;
+
+		it->Seek(space);
+		while (it->Valid())
+		{
+			TableId t;
+			uint64_t row_id;
+			if (!DecodeRowKey(it->key().data(), it->key().size(), &t, &row_id))
+				return MakeStatus(EngineCode::kCorruption, "malformed row key while purging");
+			TableState *st;
+			EngineStatus es = LoadTableState(t, &st);
+			if (!es.ok())
+				return es;
+			/* Below the watermark every row is committed: start there. */
+			if (row_id < st->frozen)
+			{
+				it->Seek(RowKey(t, st->frozen));
+				if (!it->Valid())
+					break;
+				if (!DecodeRowKey(it->key().data(), it->key().size(), &t, &row_id))
+					return MakeStatus(EngineCode::kCorruption, "malformed row key while purging");
+			}
+			std::string prefix = TablePrefix(t);
+			for (; it->Valid() && it->key().starts_with(prefix); it->Next())
+			{
+				RowHeader h;
+				rocksdb::Slice v = it->value();
+				(*examined)++;
+				if (!DecodeRowHeader(v.data(), v.size(), &h))
+					return MakeStatus(EngineCode::kCorruption, "row with a malformed header while purging");
+				if (h.xmin >= next_xid)
+				{
+					batch.Delete(it->key());
+					(*purged)++;
+				}
+			}
+		}
+		if (!it->status().ok())
+			return FromRocks(it->status());
+		if (batch.Count() == 0)
+			return OkStatus();
+		rocksdb::WriteOptions wo;
+		wo.sync = true;
+		return FromRocks(g_db->Write(wo, &batch));
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
 /* EngineListDatabases collects database oids across every key space. */
 EngineStatus
 EngineListDatabases(uint32_t *dbs, size_t cap, size_t *n) noexcept

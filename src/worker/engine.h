@@ -128,6 +128,13 @@ EngineStatus EngineDropTable(const TableId &t) noexcept;
 /* EngineDropDatabase removes every table of a database (all tablespaces). */
 EngineStatus EngineDropDatabase(uint32_t db) noexcept;
 
+/* EnginePurgeLostRows deletes every row whose xmin (a FullTransactionId) is
+ * at or above next_xid, the first xid Postgres will hand out after crash
+ * recovery: such rows were written by transactions whose xid never reached
+ * the Postgres WAL, so the xid is about to be reused and the rows must go.
+ * Only rows at or above each table's frozen watermark are examined. */
+EngineStatus EnginePurgeLostRows(uint64_t next_xid, uint64_t *examined, uint64_t *purged) noexcept;
+
 /* EngineListDatabases returns the distinct database oids that have any
  * key (rows, range keys, metadata), up to cap of them in dbs. */
 EngineStatus EngineListDatabases(uint32_t *dbs, size_t cap, size_t *n) noexcept;

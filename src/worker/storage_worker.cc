@@ -19,6 +19,7 @@ extern "C" {
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/pg_database.h"
 #include "miscadmin.h"
@@ -28,6 +29,7 @@ extern "C" {
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
+#include "storage/procsignal.h"
 #include "storage/s_lock.h"
 #include "utils/guc.h"
 #include "utils/wait_event.h"
@@ -528,6 +530,34 @@ open_engine(void)
 }
 
 /*
+ * purge_lost_rows deletes rows whose xid Postgres is about to hand out
+ * again. Rows reach RocksDB before any WAL record of their transaction needs
+ * to be flushed; after a crash, recovery sets the next xid from the WAL it
+ * found, so the xid of a transaction that crashed before its first WAL
+ * flush is reused, and if that new transaction committed, the crashed one's
+ * rows would appear. Nothing can read or write ledger_am rows before the
+ * worker announces itself, so purging first closes the window. Only rows
+ * above each table's frozen watermark are read (the unvacuumed tail).
+ */
+static void
+purge_lost_rows(void)
+{
+	uint64		next_xid = U64FromFullTransactionId(ReadNextFullTransactionId());
+	uint64		examined = 0;
+	uint64		purged = 0;
+	EngineStatus st = ledger_am::EnginePurgeLostRows(next_xid, &examined, &purged);
+
+	if (!st.ok())
+		ereport(FATAL,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("ledger_am storage worker could not purge rows of lost transactions: %s",
+						st.message)));
+	if (purged > 0)
+		elog(LOG, "ledger_am storage worker: removed " UINT64_FORMAT " rows of transactions lost in a crash "
+			 "(xid >= " UINT64_FORMAT ", " UINT64_FORMAT " rows examined)", purged, next_xid, examined);
+}
+
+/*
  * sweep_dropped_databases removes the data of databases that no longer
  * exist: DROP DATABASE cleans up as it succeeds (mutation_guard.cc), but a
  * crash in between would leave the keys behind.
@@ -595,6 +625,7 @@ ledger_am_worker_main(Datum arg)
 
 	open_engine();
 	on_shmem_exit(worker_exit, 0);
+	purge_lost_rows();
 	sync_thread = ledger_am::SyncThreadStart();
 	if (!sync_thread)
 		elog(LOG, "ledger_am storage worker: no group-commit thread, syncing inline");
@@ -616,6 +647,9 @@ ledger_am_worker_main(Datum arg)
 		uint32		served = 0;
 
 		ResetLatch(MyLatch);
+		/* DROP DATABASE and friends wait for every backend to absorb a barrier. */
+		if (ProcSignalBarrierPending)
+			ProcessProcSignalBarrier();
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;

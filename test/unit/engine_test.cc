@@ -725,6 +725,27 @@ TEST_F(EngineTest, ListDatabasesFindsEveryKeySpace)
 	EXPECT_EQ(EngineListDatabases(dbs, 1, &n).code, EngineCode::kBufferTooSmall);
 }
 
+TEST_F(EngineTest, PurgeLostRowsRemovesRowsOfXidsAtOrAboveTheNextXid)
+{
+	/* kT1: rows 0..4 by xid 100, rows 5..9 by xid 200 (lost), frozen below 2.
+	 * kT2: rows by xid 150 and 250 (lost). */
+	AppendN(kT1, 5, 100);
+	AppendN(kT1, 5, 200);
+	AppendN(kT2, 3, 150);
+	AppendN(kT2, 2, 250);
+	ASSERT_TRUE(EngineSetFrozen(kT1, 2).ok());
+	uint64_t examined, purged;
+	ASSERT_TRUE(EnginePurgeLostRows(200, &examined, &purged).ok());
+	EXPECT_EQ(purged, 7u);
+	EXPECT_EQ(examined, 8u + 5u);	/* kT1 from its watermark, all of kT2 */
+	EXPECT_EQ(ScanAll(kT1, 0, UINT64_MAX, false, 1 << 16).size(), 5u);
+	EXPECT_EQ(ScanAll(kT2, 0, UINT64_MAX, false, 1 << 16).size(), 3u);
+	/* Ids are still never reused. */
+	EXPECT_GE(NextId(kT1), 10u);
+	ASSERT_TRUE(EnginePurgeLostRows(200, &examined, &purged).ok());
+	EXPECT_EQ(purged, 0u);
+}
+
 TEST_F(EngineTest, DropDatabaseRemovesOnlyThatDatabase)
 {
 	std::vector<TableId> doomed = {{1663, 5, 1}, {1663, 5, 2}, {1664, 5, 3}, {20000, 5, 9}};
