@@ -24,11 +24,11 @@ OBJS = \
 
 # pg_regress suites, listed explicitly (test/check_schedules.sh fails on a
 # file under sql/ that is not listed here).
-REGRESS = basic append_only transactions copy_dump indexes functions robustness
+REGRESS = basic append_only transactions copy_dump indexes functions robustness range_scans
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=$(srcdir)/test/ledger_am.conf \
 	--port=55432 --load-extension=ledger_am
 
-ISOLATION = visibility repeatable_read savepoint unique_race
+ISOLATION = visibility repeatable_read savepoint unique_race range_snapshot
 ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=$(srcdir)/test/ledger_am.conf \
 	--port=55433 --inputdir=test --outputdir=output_iso --load-extension=ledger_am
 

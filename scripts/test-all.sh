@@ -12,6 +12,7 @@
 #   crash_load test/t/002_crash_load.sh (kill -9 under concurrent load, TAP)
 #   dump_restore test/t/003_dump_restore.sh (pg_dump/pg_restore, TAP)
 #   commits    test/t/010_concurrent_commits.sh (concurrent committers, TAP)
+#   range_diff test/t/004_range_differential.sh (range scans vs heap, randomized, TAP)
 # Every suite runs even when an earlier one failed. regress and isolation run
 # as `postgres` in a copy of the repo (/tmp/ledger_am_check.XXXXXX), and are
 # separate make calls because make stops at the first failing command.
@@ -43,6 +44,7 @@ T_RESTART=${T_RESTART:-300}
 T_CRASH_LOAD=${T_CRASH_LOAD:-600}
 T_DUMP_RESTORE=${T_DUMP_RESTORE:-300}
 T_COMMITS=${T_COMMITS:-300}
+T_RANGE_DIFF=${T_RANGE_DIFF:-300}
 
 TOTAL_PASSED=0
 TOTAL_FAILED=0
@@ -303,6 +305,7 @@ main() {
   suite_tap crash_load "$T_CRASH_LOAD" 002_crash_load.sh "$build_ok"
   suite_tap dump_restore "$T_DUMP_RESTORE" 003_dump_restore.sh "$build_ok"
   suite_tap commits "$T_COMMITS" 010_concurrent_commits.sh "$build_ok"
+  suite_tap range_diff "$T_RANGE_DIFF" 004_range_differential.sh "$build_ok"
 
   final_line
 }

@@ -156,6 +156,30 @@ BEGIN
 END
 $fn$;
 
+-- _time_bound_type returns the time column's type, to which the functions'
+-- timestamptz bounds are cast (so date and timestamp columns get key bounds);
+-- integer time columns have no such cast: query them with plain SQL.
+CREATE FUNCTION _time_bound_type(rel regclass, time_column name, from_ts timestamptz,
+                                 to_ts timestamptz)
+RETURNS text
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+  typ oid;
+BEGIN
+  SELECT a.atttypid INTO typ FROM pg_catalog.pg_attribute a
+   WHERE a.attrelid = rel AND a.attname = time_column;
+  IF (from_ts IS NOT NULL OR to_ts IS NOT NULL)
+     AND typ NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
+    RAISE EXCEPTION 'time column "%" of table % has type %, not a timestamp', time_column, rel,
+                    pg_catalog.format_type(typ, NULL)
+      USING ERRCODE = 'datatype_mismatch',
+            HINT = 'Call the function without time bounds, or query the table with WHERE on the time column.';
+  END IF;
+  RETURN pg_catalog.format_type(typ, NULL);
+END
+$fn$;
+
 -- account_events: one account's events in [from_ts, to_ts), newest first by
 -- default, as the table's row type: SELECT * FROM ledger_am.account_events(NULL::events, '42');
 -- Runs as the caller: table privileges and row-level security apply.
@@ -170,11 +194,13 @@ DECLARE
   d record;
   acct_cond text := '';
   typ text;
+  ttyp text;
   q text;
 BEGIN
   SELECT * INTO d FROM ledger_am._require_declaration(rel);
   FOR i IN 1 .. pg_catalog.array_length(d.account_columns, 1) LOOP
-    SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO typ
+    -- The type without its length: a cast to varchar(3) would truncate the account.
+    SELECT pg_catalog.format_type(a.atttypid, NULL) INTO typ
       FROM pg_catalog.pg_attribute a WHERE a.attrelid = rel AND a.attname = d.account_columns[i];
     IF d.account_is_array[i] THEN
       typ := pg_catalog.regexp_replace(typ, '\[\]$', '');
@@ -186,8 +212,9 @@ BEGIN
     END IF;
   END LOOP;
   q := pg_catalog.format('SELECT * FROM %s WHERE (%s)', rel, acct_cond);
-  IF from_ts IS NOT NULL THEN q := q || pg_catalog.format(' AND %I >= $2', d.time_column); END IF;
-  IF to_ts IS NOT NULL THEN q := q || pg_catalog.format(' AND %I < $3', d.time_column); END IF;
+  ttyp := ledger_am._time_bound_type(rel, d.time_column, from_ts, to_ts);
+  IF from_ts IS NOT NULL THEN q := q || pg_catalog.format(' AND %I >= $2::%s', d.time_column, ttyp); END IF;
+  IF to_ts IS NOT NULL THEN q := q || pg_catalog.format(' AND %I < $3::%s', d.time_column, ttyp); END IF;
   q := q || pg_catalog.format(' ORDER BY %I %s', d.time_column, CASE WHEN descending THEN 'DESC' ELSE 'ASC' END);
   IF max_rows IS NOT NULL THEN q := q || ' LIMIT $4'; END IF;
   RETURN QUERY EXECUTE q USING account, from_ts, to_ts, max_rows;
@@ -204,12 +231,14 @@ AS $fn$
 DECLARE
   rel regclass := pg_catalog.pg_typeof(tbl)::text::regclass;
   d record;
+  ttyp text;
   q text;
 BEGIN
   SELECT * INTO d FROM ledger_am._require_declaration(rel);
   q := pg_catalog.format('SELECT * FROM %s WHERE true', rel);
-  IF from_ts IS NOT NULL THEN q := q || pg_catalog.format(' AND %I >= $1', d.time_column); END IF;
-  IF to_ts IS NOT NULL THEN q := q || pg_catalog.format(' AND %I < $2', d.time_column); END IF;
+  ttyp := ledger_am._time_bound_type(rel, d.time_column, from_ts, to_ts);
+  IF from_ts IS NOT NULL THEN q := q || pg_catalog.format(' AND %I >= $1::%s', d.time_column, ttyp); END IF;
+  IF to_ts IS NOT NULL THEN q := q || pg_catalog.format(' AND %I < $2::%s', d.time_column, ttyp); END IF;
   q := q || pg_catalog.format(' ORDER BY %I %s', d.time_column, CASE WHEN descending THEN 'DESC' ELSE 'ASC' END);
   IF max_rows IS NOT NULL THEN q := q || ' LIMIT $3'; END IF;
   RETURN QUERY EXECUTE q USING from_ts, to_ts, max_rows;

@@ -37,7 +37,7 @@ extern void ChannelEnd(ledger_am::ChannelSlot *slot);
 /* ChannelCallNoError is for commit/abort callbacks, where an ERROR would
  * become a PANIC: never ereports; waits at most timeout_ms. */
 extern bool ChannelCallNoError(uint32 op, const ledger_am::TableId *table, uint64 arg1,
-							   int timeout_ms);
+							   uint64 arg2, int timeout_ms);
 
 /* Asynchronous requests: at most one in flight per backend. */
 typedef void (*ChannelAbsorbFn) (void *arg, ledger_am::ChannelSlot *slot);
@@ -124,6 +124,10 @@ extern void LedgerForgetReservation(const ledger_am::TableId &t);
 
 /* LedgerNoteCreatedStorage remembers a new relfilenode, removed on abort. */
 extern void LedgerNoteCreatedStorage(const ledger_am::TableId &t);
+
+/* LedgerNoteRangeBuild remembers a range declaration's new key space:
+ * removed on abort, the only one kept on commit. */
+extern void LedgerNoteRangeBuild(const ledger_am::TableId &t, uint32 declaration);
 
 /* ---- mutation_guard.cc ---- */
 

@@ -306,7 +306,8 @@ ChannelEnd(ChannelSlot *slot)
 }
 
 bool
-ChannelCallNoError(uint32 op, const ledger_am::TableId *table, uint64 arg1, int timeout_ms)
+ChannelCallNoError(uint32 op, const ledger_am::TableId *table, uint64 arg1, uint64 arg2,
+				   int timeout_ms)
 {
 	ChannelSlot *slot;
 	bool		ok;
@@ -321,7 +322,7 @@ ChannelCallNoError(uint32 op, const ledger_am::TableId *table, uint64 arg1, int 
 	if (table)
 		slot->table = *table;
 	slot->arg1 = arg1;
-	slot->arg2 = 0;
+	slot->arg2 = arg2;
 	slot->flags = 0;
 	slot->data_len = 0;
 	post(slot, op);

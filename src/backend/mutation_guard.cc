@@ -496,7 +496,7 @@ ledger_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnl
 
 	/* DROP DATABASE cannot run in a transaction block: it is done now. */
 	if (OidIsValid(dropped_db) && !OidIsValid(get_database_oid(((DropdbStmt *) parsetree)->dbname, true)))
-		(void) ChannelCallNoError(ledger_am::kOpDropDatabase, NULL, dropped_db, 5000);
+		(void) ChannelCallNoError(ledger_am::kOpDropDatabase, NULL, dropped_db, 0, 5000);
 }
 
 extern "C" {

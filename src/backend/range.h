@@ -30,6 +30,7 @@ enum RangeTimeKind
 struct RangeDecl
 {
 	Oid			index_oid;
+	uint32		declaration;	/* the index's relfilenode: prefix of its keys */
 	int			naccounts;
 	AttrNumber	account_attnum[INDEX_MAX_KEYS];
 	bool		account_is_array[INDEX_MAX_KEYS];
@@ -37,6 +38,8 @@ struct RangeDecl
 	int			account_kind;	/* RangeAccountKind, shared by all account columns */
 	AttrNumber	ts_attnum;
 	Oid			ts_type;
+	int32		ts_typmod;
+	Oid			ts_collation;
 	int			time_kind;		/* RangeTimeKind */
 };
 
@@ -56,8 +59,15 @@ extern int64 RangeTimeMicros(const RangeDecl *decl, Datum value);
  * (cross-type comparisons with an integer time column). */
 extern int64 RangeTimeValue(const RangeDecl *decl, Oid type, Datum value);
 
-/* RangeEncodeAccount appends one account value's key encoding. */
-extern void RangeEncodeAccount(const RangeDecl *decl, Oid elem_type, Datum value, StringInfo out);
+/* RangeEncodeAccount appends one account value's key encoding. A value too
+ * long for a key is an error when storing; for a query (for_query) the
+ * function returns false instead: no stored key can match it. */
+extern bool RangeEncodeAccount(const RangeDecl *decl, Oid elem_type, Datum value, StringInfo out,
+							   bool for_query);
+
+/* RangeAppendDeclaration appends the declaration number that starts every
+ * key body of decl. */
+extern void RangeAppendDeclaration(const RangeDecl *decl, StringInfo out);
 
 /* RangeKeysForValues appends a row's key blob, from its declared columns'
  * values (accounts in declaration order, then the time). */

@@ -36,6 +36,10 @@ extern "C" {
 
 #include "codec/range_keys.h"
 
+/* The longest encoded account: a key body (declaration, account, time)
+ * plus the row id must fit the channel's resume key. */
+static const size_t kMaxAccountKeyLen = ledger_am::kMaxRangeKeySuffix - 4 - ledger_am::kTimeLen - 8;
+
 /* Cached in the table's rd_amcache: a declaration or its absence. */
 struct RangeDeclCache
 {
@@ -99,6 +103,7 @@ RangeDeclFromIndex(Relation heap, Relation index, RangeDecl *out)
 
 	memset(out, 0, sizeof(*out));
 	out->index_oid = RelationGetRelid(index);
+	out->declaration = index->rd_node.relNode;
 	if (ncols < 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
@@ -129,6 +134,8 @@ RangeDeclFromIndex(Relation heap, Relation index, RangeDecl *out)
 		{
 			out->ts_attnum = attnum;
 			out->ts_type = type;
+			out->ts_typmod = att->atttypmod;
+			out->ts_collation = att->attcollation;
 			out->time_kind = time_kind_of(type);
 			if (out->time_kind < 0)
 				ereport(ERROR,
@@ -221,15 +228,9 @@ RangeTimeValue(const RangeDecl *decl, Oid type, Datum value)
 		case RANGE_TIME_TIMESTAMP:
 			return DatumGetInt64(value);
 		case RANGE_TIME_DATE:
-			{
-				DateADT		d = DatumGetDateADT(value);
-
-				if (DATE_IS_NOBEGIN(d))
-					return PG_INT64_MIN;
-				if (DATE_IS_NOEND(d))
-					return PG_INT64_MAX;
-				return (int64) d * USECS_PER_DAY;
-			}
+			/* Days as they are (±infinity are the extreme int32s): scaling to
+			 * microseconds would overflow for the latest dates. */
+			return (int64) DatumGetDateADT(value);
 		default:
 			switch (type)
 			{
@@ -244,7 +245,15 @@ RangeTimeValue(const RangeDecl *decl, Oid type, Datum value)
 }
 
 void
-RangeEncodeAccount(const RangeDecl *decl, Oid elem_type, Datum value, StringInfo out)
+RangeAppendDeclaration(const RangeDecl *decl, StringInfo out)
+{
+	enlargeStringInfo(out, 4);
+	ledger_am::PutU32BE(out->data + out->len, decl->declaration);
+	out->len += 4;
+}
+
+bool
+RangeEncodeAccount(const RangeDecl *decl, Oid elem_type, Datum value, StringInfo out, bool for_query)
 {
 	switch (decl->account_kind)
 	{
@@ -255,11 +264,11 @@ RangeEncodeAccount(const RangeDecl *decl, Oid elem_type, Datum value, StringInfo
 
 				enlargeStringInfo(out, ledger_am::kAccountIntLen);
 				out->len += ledger_am::EncodeAccountInt(out->data + out->len, v);
-				break;
+				return true;
 			}
 		case RANGE_ACCOUNT_UUID:
 			appendBinaryStringInfo(out, (const char *) DatumGetUUIDP(value)->data, UUID_LEN);
-			break;
+			return true;
 		default:
 			{
 				text	   *t = DatumGetTextPP(value);
@@ -272,14 +281,18 @@ RangeEncodeAccount(const RangeDecl *decl, Oid elem_type, Datum value, StringInfo
 					while (n > 0 && p[n - 1] == ' ')
 						n--;
 				len = ledger_am::AccountTextLen(p, n);
-				if (len + ledger_am::kTimeLen + 8 > ledger_am::kMaxRangeKeySuffix)
+				if (len > kMaxAccountKeyLen)
+				{
+					if (for_query)
+						return false;
 					ereport(ERROR,
 							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 							 errmsg("account value is too long for a ledger_range key (%zu bytes, maximum %zu)",
-									n, (size_t) (ledger_am::kMaxRangeKeySuffix - ledger_am::kTimeLen - 8 - 2))));
+									n, (size_t) (kMaxAccountKeyLen - 2))));
+				}
 				enlargeStringInfo(out, (int) len);
 				out->len += ledger_am::EncodeAccountText(out->data + out->len, p, n);
-				break;
+				return true;
 			}
 	}
 }
@@ -295,8 +308,9 @@ add_key(const RangeDecl *decl, StringInfo blob, uint8 space, Oid elem_type, Datu
 	enlargeStringInfo(blob, (int) ledger_am::kBlobKeyHeaderLen);
 	blob->len += (int) ledger_am::kBlobKeyHeaderLen;
 	body_at = blob->len;
+	RangeAppendDeclaration(decl, blob);
 	if (space == ledger_am::kAccountSpace)
-		RangeEncodeAccount(decl, elem_type, account, blob);
+		(void) RangeEncodeAccount(decl, elem_type, account, blob, false);
 	appendBinaryStringInfo(blob, time, (int) time_len);
 	ledger_am::EncodeBlobKeyHeader(blob->data + header_at, space, (uint16) (blob->len - body_at));
 }

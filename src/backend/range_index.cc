@@ -124,9 +124,16 @@ ledger_range_build(Relation heap, Relation index, IndexInfo *indexInfo)
 	}
 	(void) RangeDeclFromIndex(heap, index, &decl);
 
-	/* REINDEX and re-declaration start from a clean key space. */
-	ChannelSimpleCall(ledger_am::kOpDropRangeKeys, LedgerTableId(heap), 0, 0, NULL, NULL,
-					  "clearing range keys");
+	/*
+	 * The keys go to this index's own key space (its new relfilenode), so the
+	 * build is transactional: the declaration it replaces (REINDEX, DROP and
+	 * CREATE in one transaction) keeps its keys until this transaction
+	 * commits, and an abort or cancel removes only the new ones. Clear the
+	 * space first in case an old index once had the same relfilenode.
+	 */
+	ChannelSimpleCall(ledger_am::kOpDropRangeKeys, LedgerTableId(heap), decl.declaration,
+					  (uint64) ledger_am::RangeDrop::kOne, NULL, NULL, "clearing range keys");
+	LedgerNoteRangeBuild(LedgerTableId(heap), decl.declaration);
 
 	st.decl = &decl;
 	st.table = LedgerTableId(heap);

@@ -48,6 +48,7 @@ extern "C" {
 #include "utils/typcache.h"
 }
 
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "codec/range_keys.h"
 
@@ -156,7 +157,21 @@ value_type_ok(Oid coltype, Oid ltype, Oid rtype)
 {
 	if (is_int_type(coltype) && is_int_type(ltype) && is_int_type(rtype))
 		return true;
-	return ltype == rtype && IsBinaryCoercible(coltype, ltype);
+	if (ltype != rtype)
+		return false;
+	/* char(n) equality ignores trailing blanks, text's does not: keys of one
+	 * are not keys of the other. */
+	if ((coltype == BPCHAROID) != (ltype == BPCHAROID))
+		return false;
+	return IsBinaryCoercible(coltype, ltype);
+}
+
+/* collation_ok tells whether a comparison's collation compares bytes:
+ * keys are matched byte for byte. */
+static bool
+collation_ok(Oid collid)
+{
+	return !OidIsValid(collid) || get_collation_isdeterministic(collid);
 }
 
 /* account_value returns the value an equality clause compares account
@@ -186,7 +201,7 @@ account_value(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, Node *c
 			else
 				continue;
 			op_input_types(op->opno, &ltype, &rtype);
-			if (!value_type_ok(elem, ltype, rtype) ||
+			if (!value_type_ok(elem, ltype, rtype) || !collation_ok(op->inputcollid) ||
 				btree_strategy(op->opno, ltype) != BTEqualStrategyNumber ||
 				!usable_value(root, rel, other, outer_ok))
 				continue;
@@ -202,7 +217,7 @@ account_value(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, Node *c
 			if (!saop->useOr || !is_column((Node *) lsecond(saop->args), rel, attnum))
 				continue;
 			op_input_types(saop->opno, &ltype, &rtype);
-			if (!value_type_ok(elem, ltype, rtype) ||
+			if (!value_type_ok(elem, ltype, rtype) || !collation_ok(saop->inputcollid) ||
 				btree_strategy(saop->opno, ltype) != BTEqualStrategyNumber ||
 				!usable_value(root, rel, value, outer_ok))
 				continue;
@@ -303,12 +318,14 @@ static List *
 ts_pathkeys(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, bool backward)
 {
 	TypeCacheEntry *tc = lookup_type_cache(decl->ts_type, TYPECACHE_LT_OPR | TYPECACHE_GT_OPR);
-	Oid			typmod_coll = get_typcollation(decl->ts_type);
 	Var		   *var;
 
 	if (!OidIsValid(tc->lt_opr) || !OidIsValid(tc->gt_opr))
 		return NIL;
-	var = makeVar((int) rel->relid, decl->ts_attnum, decl->ts_type, -1, typmod_coll, 0);
+	/* The column exactly as the query's Vars have it (typmod included), or
+	 * the pathkey would not match ORDER BY ts. */
+	var = makeVar((int) rel->relid, decl->ts_attnum, decl->ts_type, decl->ts_typmod,
+				  decl->ts_collation, 0);
 	return build_expression_pathkey(root, (Expr *) var, NULL,
 									backward ? tc->gt_opr : tc->lt_opr, rel->relids, true);
 }
@@ -673,14 +690,17 @@ start_stream(RangeScanState *rs)
 
 	resetStringInfo(&rs->lo_key);
 	resetStringInfo(&rs->hi_key);
+	RangeAppendDeclaration(&rs->decl, &rs->lo_key);
 	if (rs->flags & RF_ACCOUNT)
 	{
 		if (!eval_bound(rs, rs->account, &v))
 			return false;
-		/* The value's own type: int2/int4/int8 are keyed alike. */
-		RangeEncodeAccount(&rs->decl, exprType((Node *) rs->account->expr), v, &rs->lo_key);
-		appendBinaryStringInfo(&rs->hi_key, rs->lo_key.data, rs->lo_key.len);
+		/* The value's own type: int2/int4/int8 are keyed alike. A value too
+		 * long to be a key matches nothing. */
+		if (!RangeEncodeAccount(&rs->decl, exprType((Node *) rs->account->expr), v, &rs->lo_key, true))
+			return false;
 	}
+	appendBinaryStringInfo(&rs->hi_key, rs->lo_key.data, rs->lo_key.len);
 	if (rs->flags & RF_LO)
 	{
 		if (!eval_bound(rs, rs->lo, &v))
@@ -711,8 +731,8 @@ fetch_range_chunk(RangeScanState *rs)
 	bool		backward = (rs->flags & RF_BACKWARD) != 0;
 	size_t		resume_len;
 
-	if (rs->lo_key.len > (int) ledger_am::kMaxRangeKeySuffix ||
-		rs->hi_key.len > (int) ledger_am::kMaxRangeKeySuffix)
+	if (rs->lo_key.len > (int) ledger_am::kMaxRangeKeySuffix + 1 ||
+		rs->hi_key.len > (int) ledger_am::kMaxRangeKeySuffix + 1)
 		elog(ERROR, "ledger_am range scan bound too long");
 	slot = ChannelBegin();
 	data = ledger_am::ChannelSlotData(slot);

@@ -1027,6 +1027,14 @@ ledger_am_index_delete_tuples(Relation rel, TM_IndexDeleteOp *delstate)
  * ------------------------------------------------------------------------
  */
 
+/* max_row_record is the largest framed row: every reader (range scans keep
+ * room for a resume key) must be able to receive it in one buffer. */
+static Size
+max_row_record(void)
+{
+	return (Size) ledger_channel_buffer_kb * 1024 - ledger_am::kMaxRangeKeySuffix;
+}
+
 /* write_rows ships rows to the worker, in as few requests as fit the
  * channel buffer, and sets each slot's TID. The rows carry this
  * (sub)transaction's xid and cid; they become visible to others only when
@@ -1074,14 +1082,15 @@ write_rows(Relation rel, TupleTableSlot **slots, int nslots, CommandId cid)
 			}
 			MemoryContextSwitchTo(old);
 			need = ledger_am::RecordSize(vlen) + (keys.len > 0 ? ledger_am::RecordSize(keys.len) : 0);
-			if (!writer.Fits(need - ledger_am::kRecordHeaderSize))
+			if (!writer.Fits(need - ledger_am::kRecordHeaderSize) ||
+				ledger_am::RecordSize(vlen) > max_row_record())
 			{
-				if (writer.count() == 0)
+				if (writer.count() == 0 || ledger_am::RecordSize(vlen) > max_row_record())
 					ereport(ERROR,
 							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 							 errmsg("row is too big for ledger_am table \"%s\": %zu bytes, maximum %zu",
-									RelationGetRelationName(rel), need - ledger_am::kRecordHeaderSize,
-									cap - ledger_am::kRecordHeaderSize),
+									RelationGetRelationName(rel), vlen,
+									max_row_record() - ledger_am::kRecordHeaderSize),
 							 errhint("Raise ledger_am.channel_buffer_kb (needs a restart).")));
 				break;
 			}
@@ -1149,8 +1158,7 @@ insert_one(Relation rel, TupleTableSlot *slot, CommandId cid)
 	MemoryContextSwitchTo(old);
 
 	need = sizeof(ledger_am::RingRecord) + ledger_am::Align8(vlen) + ledger_am::Align8(keys.len);
-	if (need > ledger_channel->ring_size / 2 ||
-		ledger_am::RecordSize(vlen) > (Size) ledger_channel_buffer_kb * 1024)
+	if (need > ledger_channel->ring_size / 2 || ledger_am::RecordSize(vlen) > max_row_record())
 	{
 		write_rows(rel, &slot, 1, cid);
 		return;

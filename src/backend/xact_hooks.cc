@@ -23,6 +23,7 @@ extern "C" {
 #include "catalog/index.h"
 #include "catalog/pg_class.h"
 #include "utils/lsyscache.h"
+#include "utils/relfilenodemap.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
@@ -30,12 +31,21 @@ extern "C" {
 
 /* A relfilenode whose storage is removed at commit (dropped) or at abort
  * (created), remembered with the subtransaction that did it. */
+enum PendingAction
+{
+	PENDING_DROP_TABLE,			/* at commit: every key of the table */
+	PENDING_CREATED_TABLE,		/* at abort: every key of the new relfilenode */
+	PENDING_DROP_DECLARATION,	/* at commit: one declaration's range keys */
+	PENDING_BUILT_DECLARATION,	/* at abort: its keys; at commit: every other's */
+};
+
 struct PendingStorage
 {
 	ledger_am::TableId table;
 	SubTransactionId subid;
-	bool		drop_at_commit; /* true: DROP TABLE / DROP INDEX; false: created here */
-	bool		range_keys_only;	/* DROP of the range declaration */
+	PendingAction action;
+	uint32		declaration;	/* ledger_range index relfilenode */
+	Oid			index_spc;		/* its tablespace (0: the database's) */
 };
 
 static PendingStorage *pending = NULL;
@@ -133,7 +143,8 @@ LedgerReserveRowId(const ledger_am::TableId &t)
 
 /* remember adds a pending storage action. */
 static void
-remember(const ledger_am::TableId &t, bool drop_at_commit, bool range_keys_only = false)
+remember(const ledger_am::TableId &t, PendingAction action, uint32 declaration = 0,
+		 Oid index_spc = InvalidOid)
 {
 	if (npending == maxpending)
 	{
@@ -148,27 +159,70 @@ remember(const ledger_am::TableId &t, bool drop_at_commit, bool range_keys_only 
 	}
 	pending[npending].table = t;
 	pending[npending].subid = GetCurrentSubTransactionId();
-	pending[npending].drop_at_commit = drop_at_commit;
-	pending[npending].range_keys_only = range_keys_only;
+	pending[npending].action = action;
+	pending[npending].declaration = declaration;
+	pending[npending].index_spc = index_spc;
 	npending++;
 }
 
 void
 LedgerNoteCreatedStorage(const ledger_am::TableId &t)
 {
-	remember(t, false);
+	remember(t, PENDING_CREATED_TABLE);
 }
 
-/* remove_storage asks the worker to delete a table's rows, without failing:
- * a miss leaves unreachable bytes (a new table with the same relfilenode
- * clears them at creation), never wrong rows. */
-static void
-remove_storage(const ledger_am::TableId &t, bool range_keys_only)
+void
+LedgerNoteRangeBuild(const ledger_am::TableId &t, uint32 declaration)
 {
-	if (!ChannelCallNoError(range_keys_only ? ledger_am::kOpDropRangeKeys : ledger_am::kOpDropTable,
-							&t, 0, 5000))
-		elog(LOG, "ledger_am: could not remove storage of relfilenode %u in database %u now",
-			 t.rel, t.db);
+	remember(t, PENDING_BUILT_DECLARATION, declaration);
+}
+
+/* remove_keys asks the worker to delete keys, without failing: a miss
+ * leaves unreachable bytes (a new table or declaration with the same
+ * relfilenode clears them at creation), never wrong rows. */
+static void
+remove_keys(const PendingStorage &p, bool committed)
+{
+	bool		ok = true;
+
+	switch (p.action)
+	{
+		case PENDING_DROP_TABLE:
+		case PENDING_CREATED_TABLE:
+			ok = ChannelCallNoError(ledger_am::kOpDropTable, &p.table, 0, 0, 5000);
+			break;
+		case PENDING_DROP_DECLARATION:
+			ok = ChannelCallNoError(ledger_am::kOpDropRangeKeys, &p.table, p.declaration,
+									(uint64) ledger_am::RangeDrop::kOne, 5000);
+			break;
+		case PENDING_BUILT_DECLARATION:
+			/* Abort: the new keys go. Commit: the replaced declaration's go. */
+			ok = ChannelCallNoError(ledger_am::kOpDropRangeKeys, &p.table, p.declaration,
+									(uint64) (committed ? ledger_am::RangeDrop::kAllBut
+											  : ledger_am::RangeDrop::kOne), 5000);
+			break;
+	}
+	if (!ok)
+		elog(LOG, "ledger_am: could not remove keys of relfilenode %u in database %u now",
+			 p.table.rel, p.table.db);
+}
+
+/* due tells whether a pending action runs at the end of a (sub)transaction
+ * that committed or aborted. */
+static bool
+due(const PendingStorage &p, bool committed)
+{
+	switch (p.action)
+	{
+		case PENDING_DROP_TABLE:
+		case PENDING_DROP_DECLARATION:
+			return committed;
+		case PENDING_CREATED_TABLE:
+			return !committed;
+		case PENDING_BUILT_DECLARATION:
+			return true;
+	}
+	return false;
 }
 
 /* settle_pending runs the actions due at the end of the top transaction. */
@@ -176,9 +230,30 @@ static void
 settle_pending(bool committed)
 {
 	for (int i = 0; i < npending; i++)
-		if (pending[i].drop_at_commit == committed)
-			remove_storage(pending[i].table, pending[i].range_keys_only);
+		if (due(pending[i], committed))
+			remove_keys(pending[i], committed);
 	npending = 0;
+}
+
+/*
+ * keep_reused_declarations cancels the removal of a dropped declaration's
+ * keys when its relfilenode lives on: ALTER COLUMN ... TYPE without a rewrite
+ * drops the index and creates it again on the same storage, with no build.
+ * Runs at PRE_COMMIT, where catalog lookups are still allowed.
+ */
+static void
+keep_reused_declarations(void)
+{
+	int			keep = 0;
+
+	for (int i = 0; i < npending; i++)
+	{
+		if (pending[i].action == PENDING_DROP_DECLARATION &&
+			OidIsValid(RelidByRelfilenode(pending[i].index_spc, pending[i].declaration)))
+			continue;
+		pending[keep++] = pending[i];
+	}
+	npending = keep;
 }
 
 /* ledger_xact_callback: durability at PRE_COMMIT, storage cleanup after. */
@@ -188,6 +263,7 @@ ledger_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
+			keep_reused_declarations();
 			if (xact_wrote)
 			{
 				check_generation();
@@ -220,7 +296,7 @@ ledger_xact_callback(XactEvent event, void *arg)
 			ChannelForgetAsync();
 			settle_pending(false);
 			if (xact_wrote &&
-				!ChannelCallNoError(ledger_am::kOpRelease, NULL, 0, 5000))
+				!ChannelCallNoError(ledger_am::kOpRelease, NULL, 0, 0, 5000))
 				elog(LOG, "ledger_am: could not release row id reservations now");
 			xact_wrote = false;
 			nlocal_ranges = 0;
@@ -255,9 +331,10 @@ ledger_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 				pending[i].subid = parentSubid;
 			else
 			{
-				if (!pending[i].drop_at_commit)
-					remove_storage(pending[i].table, false);
-				continue;		/* a rolled-back DROP is forgotten */
+				/* What the savepoint created goes; what it dropped stays. */
+				if (due(pending[i], false))
+					remove_keys(pending[i], false);
+				continue;
 			}
 		}
 		pending[keep++] = pending[i];
@@ -290,6 +367,16 @@ ledger_object_access(ObjectAccessType access, Oid classId, Oid objectId, int sub
 		{
 			Oid			heapoid = IndexGetRelation(objectId, true);
 
+			HeapTuple	itup = SearchSysCache1(RELOID, ObjectIdGetDatum(objectId));
+			uint32		declaration = 0;
+			Oid			index_spc = InvalidOid;
+
+			if (HeapTupleIsValid(itup))
+			{
+				declaration = ((Form_pg_class) GETSTRUCT(itup))->relfilenode;
+				index_spc = ((Form_pg_class) GETSTRUCT(itup))->reltablespace;
+				ReleaseSysCache(itup);
+			}
 			tup = OidIsValid(heapoid) ? SearchSysCache1(RELOID, ObjectIdGetDatum(heapoid)) : NULL;
 			if (HeapTupleIsValid(tup))
 			{
@@ -300,7 +387,7 @@ ledger_object_access(ObjectAccessType access, Oid classId, Oid objectId, int sub
 				t.db = MyDatabaseId;
 				t.rel = form->relfilenode;
 				ReleaseSysCache(tup);
-				remember(t, true, true);
+				remember(t, PENDING_DROP_DECLARATION, declaration, index_spc);
 			}
 		}
 		return;
@@ -318,7 +405,7 @@ ledger_object_access(ObjectAccessType access, Oid classId, Oid objectId, int sub
 			t.db = MyDatabaseId;
 			t.rel = form->relfilenode;
 			ReleaseSysCache(tup);
-			remember(t, true);
+			remember(t, PENDING_DROP_TABLE);
 		}
 	}
 }

@@ -56,7 +56,7 @@ enum ChannelOp : uint32
 	kOpCompactTable,
 	kOpSetFrozen,	   /* arg1 = frozen watermark (forward only, synced) */
 	kOpPutRangeKeys,   /* arg1 = nrows; data = records (row id, key blob) */
-	kOpDropRangeKeys,
+	kOpDropRangeKeys,  /* arg1 = declaration, arg2 = RangeDrop */
 	kOpReserve,		   /* arg1 = n; out1 = first of n row ids reserved to this slot */
 	kOpRelease,		   /* end this slot's reservations; clears a ring error */
 	kOpRangeScan,	   /* data = RangeScanRequest; arg1 = max rows; flags bit0 = backward;

@@ -25,6 +25,16 @@ enum class EngineCode : int32_t
 	kWorkerRestarted = 10, /* set by the channel, never by the engine */
 };
 
+/* Which range keys EngineDropRangeKeys removes. Range key bodies start with
+ * a u32 big-endian declaration number (the ledger_range index's
+ * relfilenode), so each declaration has its own key space. */
+enum class RangeDrop : int32_t
+{
+	kAll = 0,	 /* every declaration's keys */
+	kOne = 1,	 /* the keys of `declaration` */
+	kAllBut = 2, /* every declaration's keys but those of `declaration` */
+};
+
 } // namespace ledger_am
 
 #endif

@@ -3,8 +3,11 @@
  * account and time windows are read straight off RocksDB's sorted keys.
  *
  * Pure C++ (no PostgreSQL header). Key layouts (all memcomparable):
- *   0x02 <table> <account> <time> <row id>   one per distinct account a row touches
- *   0x03 <table> <time> <row id>             one per row
+ *   0x02 <table> <declaration> <account> <time> <row id>   one per account a row touches
+ *   0x03 <table> <declaration> <time> <row id>             one per row
+ * <declaration> is the u32 big-endian relfilenode of the table's ledger_range
+ * index: each declaration (and each REINDEX) writes its own key space, so
+ * building one is transactional (see backend/range_index.cc).
  * <account> is the declared account type's encoding (all accounts of a table
  * share one type): integers as 8 sign-flipped big-endian bytes, UUIDs as
  * their 16 bytes, text escaped (0x00 -> 0x00 0xFF) and terminated by

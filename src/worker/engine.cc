@@ -956,9 +956,10 @@ EnginePutRangeKeys(const TableId &t, uint64_t row_id, const char *blob, uint32_t
 	}
 }
 
-/* EngineDropRangeKeys removes all range keys of a table (synced, like a drop). */
+/* EngineDropRangeKeys removes range keys of a table: all of them, those of
+ * one declaration, or all but one declaration's (synced, like a drop). */
 EngineStatus
-EngineDropRangeKeys(const TableId &t) noexcept
+EngineDropRangeKeys(const TableId &t, RangeDrop which, uint32_t declaration) noexcept
 {
 	try
 	{
@@ -968,7 +969,24 @@ EngineDropRangeKeys(const TableId &t) noexcept
 		for (uint8_t space : kRangeSpaces)
 		{
 			std::string sp = SpacePrefix(space, t);
-			rocksdb::Status s = batch.DeleteRange(sp, PrefixSuccessor(sp));
+			std::string mine = sp;
+			mine.resize(sp.size() + 4);
+			PutU32BE(&mine[sp.size()], declaration);
+			rocksdb::Status s;
+			switch (which)
+			{
+				case RangeDrop::kAll:
+					s = batch.DeleteRange(sp, PrefixSuccessor(sp));
+					break;
+				case RangeDrop::kOne:
+					s = batch.DeleteRange(mine, PrefixSuccessor(mine));
+					break;
+				case RangeDrop::kAllBut:
+					s = batch.DeleteRange(sp, mine);
+					if (s.ok())
+						s = batch.DeleteRange(PrefixSuccessor(mine), PrefixSuccessor(sp));
+					break;
+			}
 			if (!s.ok())
 				return FromRocks(s);
 		}

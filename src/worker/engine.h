@@ -158,8 +158,8 @@ EngineStatus EngineSetFrozen(const TableId &t, uint64_t frozen_below) noexcept;
 EngineStatus EnginePutRangeKeys(const TableId &t, uint64_t row_id, const char *blob,
 								uint32_t blob_len) noexcept;
 
-/* EngineDropRangeKeys removes all range keys of a table. */
-EngineStatus EngineDropRangeKeys(const TableId &t) noexcept;
+/* EngineDropRangeKeys removes a table's range keys (synced). */
+EngineStatus EngineDropRangeKeys(const TableId &t, RangeDrop which, uint32_t declaration) noexcept;
 
 /* EngineRangeScan reads the rows whose range keys of `space` lie in
  * [lo, hi) (key suffixes after the table prefix; an empty hi means "to the

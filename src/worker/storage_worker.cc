@@ -258,7 +258,7 @@ serve_put_range_keys(ChannelSlot *slot, char *data)
 static EngineStatus
 serve_range_scan(ChannelSlot *slot, char *data, size_t cap)
 {
-	char		req[1 + 2 + 2 * ledger_am::kMaxRangeKeySuffix + 2];
+	char		req[1 + 2 * (2 + ledger_am::kMaxRangeKeySuffix + 1)];
 	uint16		lo_len;
 	uint16		hi_len;
 	uint8		space;
@@ -401,7 +401,9 @@ serve(ChannelSlot *slot)
 			st = serve_put_range_keys(slot, data);
 			break;
 		case ledger_am::kOpDropRangeKeys:
-			st = ledger_am::EngineDropRangeKeys(slot->table);
+			st = ledger_am::EngineDropRangeKeys(slot->table,
+												static_cast<ledger_am::RangeDrop>(slot->arg2),
+												(uint32) slot->arg1);
 			slot->data_len = 0;
 			break;
 		case ledger_am::kOpRangeScan:

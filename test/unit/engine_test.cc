@@ -623,7 +623,7 @@ TEST_F(EngineTest, RangeKeysWrittenWithRowsAndScannedInTimeOrder)
 	std::string extra = AccountBlob({42}, 5);
 	ASSERT_TRUE(EnginePutRangeKeys(kT1, 2, extra.data(), static_cast<uint32_t>(extra.size())).ok());
 	EXPECT_EQ(RangeScanAll(kT1, 42, false, 0, 4096), (std::vector<uint64_t>{2}));
-	ASSERT_TRUE(EngineDropRangeKeys(kT1).ok());
+	ASSERT_TRUE(EngineDropRangeKeys(kT1, RangeDrop::kAll, 0).ok());
 	EXPECT_TRUE(RangeScanAll(kT1, 7, false, 0, 4096).empty());
 	EXPECT_EQ(ScanAll(kT1, 0, UINT64_MAX, false, 1 << 16).size(), 9u);
 	ASSERT_TRUE(EnginePutRangeKeys(kT1, 2, extra.data(), static_cast<uint32_t>(extra.size())).ok());
@@ -744,6 +744,50 @@ TEST_F(EngineTest, PurgeLostRowsRemovesRowsOfXidsAtOrAboveTheNextXid)
 	EXPECT_GE(NextId(kT1), 10u);
 	ASSERT_TRUE(EnginePurgeLostRows(200, &examined, &purged).ok());
 	EXPECT_EQ(purged, 0u);
+}
+
+TEST_F(EngineTest, RangeKeysOfOneDeclarationDropAlone)
+{
+	/* Bodies start with the declaration number: 7 and 9 here. */
+	auto blob_for = [](uint32_t decl, int64_t account) {
+		std::string body(4, '\0'), blob;
+		PutU32BE(&body[0], decl);
+		AppendAccountInt(&body, account);
+		AppendTime(&body, false, 1);
+		AppendBlobKey(&blob, kAccountSpace, body);
+		return blob;
+	};
+	auto count_keys = [](uint32_t decl) {
+		std::string lo(4, '\0'), hi(4, '\0');
+		PutU32BE(&lo[0], decl);
+		PutU32BE(&hi[0], decl + 1);
+		std::vector<char> buf(1 << 16);
+		char resume[64];
+		size_t used, rl;
+		uint32_t count;
+		bool done;
+		EXPECT_TRUE(EngineRangeScan(kT1, kAccountSpace, lo.data(), lo.size(), hi.data(), hi.size(), false,
+									0, buf.data(), buf.size(), &used, &count, resume, sizeof(resume), &rl,
+									&done).ok());
+		return count;
+	};
+	AppendN(kT1, 3);
+	for (uint64_t r = 0; r < 3; r++)
+		for (uint32_t d : {7u, 9u})
+		{
+			std::string b = blob_for(d, static_cast<int64_t>(r));
+			ASSERT_TRUE(EnginePutRangeKeys(kT1, r, b.data(), static_cast<uint32_t>(b.size())).ok());
+		}
+	EXPECT_EQ(count_keys(7), 3u);
+	EXPECT_EQ(count_keys(9), 3u);
+	ASSERT_TRUE(EngineDropRangeKeys(kT1, RangeDrop::kOne, 7).ok());
+	EXPECT_EQ(count_keys(7), 0u);
+	EXPECT_EQ(count_keys(9), 3u);
+	std::string b = blob_for(7, 0);
+	ASSERT_TRUE(EnginePutRangeKeys(kT1, 0, b.data(), static_cast<uint32_t>(b.size())).ok());
+	ASSERT_TRUE(EngineDropRangeKeys(kT1, RangeDrop::kAllBut, 7).ok());
+	EXPECT_EQ(count_keys(7), 1u);
+	EXPECT_EQ(count_keys(9), 0u);
 }
 
 TEST_F(EngineTest, DropDatabaseRemovesOnlyThatDatabase)
