@@ -1354,14 +1354,27 @@ EngineTableStats(const TableId &t, uint64_t *bytes, uint64_t *rows) noexcept
 			return NotOpen();
 		std::string lower = TablePrefix(t);
 		std::string upper = PrefixSuccessor(lower);
-		rocksdb::Range range(lower, upper);
+		/* The rows and every range key the table's declarations wrote. */
+		std::vector<std::string> bounds = {lower, upper};
+		for (uint8_t space : kRangeSpaces)
+		{
+			bounds.push_back(SpacePrefix(space, t));
+			bounds.push_back(PrefixSuccessor(bounds.back()));
+		}
+		std::vector<rocksdb::Range> ranges;
+		for (size_t i = 0; i < bounds.size(); i += 2)
+			ranges.emplace_back(bounds[i], bounds[i + 1]);
 		rocksdb::SizeApproximationOptions so;
 		so.include_memtables = true;
 		so.include_files = true;
-		uint64_t size = 0;
-		rocksdb::Status s = g_db->GetApproximateSizes(so, g_db->DefaultColumnFamily(), &range, 1, &size);
+		std::vector<uint64_t> sizes(ranges.size());
+		rocksdb::Status s = g_db->GetApproximateSizes(so, g_db->DefaultColumnFamily(), ranges.data(),
+													   static_cast<int>(ranges.size()), sizes.data());
 		if (!s.ok())
 			return FromRocks(s);
+		uint64_t size = 0;
+		for (uint64_t part : sizes)
+			size += part;
 
 		rocksdb::Slice lower_slice(lower), upper_slice(upper);
 		rocksdb::ReadOptions ro;
@@ -1425,14 +1438,23 @@ EngineCompactTable(const TableId &t) noexcept
 	{
 		if (g_db == nullptr)
 			return NotOpen();
-		std::string lower = TablePrefix(t);
-		std::string upper = PrefixSuccessor(lower);
-		rocksdb::Slice begin(lower), end(upper);
 		rocksdb::CompactRangeOptions co;
 		/* Rewrite bottommost files too: that is where deletions are purged and
 		 * where the (zstd) bottommost compression applies. */
 		co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
-		return FromRocks(g_db->CompactRange(co, &begin, &end));
+		/* The rows, then each range key space of the table. */
+		std::vector<std::string> lowers = {TablePrefix(t)};
+		for (uint8_t space : kRangeSpaces)
+			lowers.push_back(SpacePrefix(space, t));
+		for (const std::string &lower : lowers)
+		{
+			std::string upper = PrefixSuccessor(lower);
+			rocksdb::Slice begin(lower), end(upper);
+			rocksdb::Status s = g_db->CompactRange(co, &begin, &end);
+			if (!s.ok())
+				return FromRocks(s);
+		}
+		return OkStatus();
 	}
 	catch (...)
 	{

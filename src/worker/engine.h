@@ -174,15 +174,15 @@ EngineStatus EngineRangeScan(const TableId &t, uint8_t space, const char *lo, si
 							 char *resume, size_t resume_cap, size_t *resume_len,
 							 bool *done) noexcept;
 
-/* EngineTableStats returns on-disk bytes (SST files + memtables) and the
- * number of stored rows of t (counted by iteration). */
+/* EngineTableStats returns on-disk bytes (SST files + memtables) of t's rows
+ * and range keys, and the number of stored rows of t (counted by iteration). */
 EngineStatus EngineTableStats(const TableId &t, uint64_t *bytes, uint64_t *rows) noexcept;
 
 /* EngineTotalBytes returns the on-disk size of the whole instance directory's
  * live SST and WAL files. */
 EngineStatus EngineTotalBytes(uint64_t *bytes) noexcept;
 
-/* EngineCompactTable compacts a table's key range (used before size reports
+/* EngineCompactTable compacts a table's rows and range keys (used before size reports
  * in benchmarks and by VACUUM after deletions). */
 EngineStatus EngineCompactTable(const TableId &t) noexcept;
 
