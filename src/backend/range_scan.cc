@@ -63,12 +63,15 @@ enum RangeFlags
 	RF_HI = 1 << 3,
 	RF_HI_STRICT = 1 << 4,
 	RF_BACKWARD = 1 << 5,
+	RF_UNORDERED = 1 << 6,		/* time window read as row id runs, no order */
 };
 
 /* Cost of one request to the worker, and of fetching one row through the
  * range keys (a key read plus a MultiGet share), in seq_page_cost units. */
 static const Cost kRangeStartupCost = 1.0;
 static const Cost kRangeRowCost = 0.02;
+/* Per row when a time window is read as a run of row ids (sequential). */
+static const Cost kSweepRowCost = 0.004;
 /* Rows per request at first: small, so LIMIT 50 reads little. */
 static const uint32 kFirstBatchRows = 32;
 
@@ -360,10 +363,11 @@ add_range_paths(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, const
 	}
 	cost_qual_eval(&qcost, quals, root);
 
-	for (int dir = 0; dir < 2; dir++)
+	/* Forward, backward, and for time windows an unordered sweep. */
+	for (int dir = 0; dir < (b->account == NULL && (b->lo || b->hi) ? 3 : 2); dir++)
 	{
 		CustomPath *cp = makeNode(CustomPath);
-		int			flags = (dir ? RF_BACKWARD : 0);
+		int			flags = (dir == 1 ? RF_BACKWARD : dir == 2 ? RF_UNORDERED : 0);
 
 		if (b->account)
 			flags |= RF_ACCOUNT;
@@ -382,8 +386,8 @@ add_range_paths(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, const
 		cp->path.rows = rows;
 		cp->path.startup_cost = kRangeStartupCost + qcost.startup;
 		cp->path.total_cost = cp->path.startup_cost +
-			fetched * (cpu_tuple_cost + kRangeRowCost + qcost.per_tuple);
-		cp->path.pathkeys = ts_pathkeys(root, rel, decl, dir == 1);
+			fetched * (cpu_tuple_cost + (dir == 2 ? kSweepRowCost : kRangeRowCost) + qcost.per_tuple);
+		cp->path.pathkeys = dir == 2 ? NIL : ts_pathkeys(root, rel, decl, dir == 1);
 		cp->flags = 0;
 		cp->custom_paths = NIL;
 		cp->custom_private = list_make4(b->account, b->lo, b->hi, makeInteger(flags));
@@ -577,6 +581,9 @@ struct RangeScanState
 	Size		chunk_pos;
 	uint64		frozen_below;
 	uint32		batch_rows;
+	bool		sweep;			/* RF_UNORDERED reading row ids [sweep_from, sweep_to) */
+	uint64		sweep_from;
+	uint64		sweep_to;
 	StringInfoData lo_key;		/* current request bounds (key suffixes) */
 	StringInfoData hi_key;
 };
@@ -720,13 +727,88 @@ start_stream(RangeScanState *rs)
 	return true;
 }
 
+/* put_bounds writes the request's key bounds into a slot's data buffer. */
+static void
+put_bounds(RangeScanState *rs, ledger_am::ChannelSlot *slot, uint8 space)
+{
+	char	   *data = ledger_am::ChannelSlotData(slot);
+	uint16		len;
+
+	data[0] = (char) space;
+	len = (uint16) rs->lo_key.len;
+	memcpy(data + 1, &len, 2);
+	memcpy(data + 3, rs->lo_key.data, len);
+	len = (uint16) rs->hi_key.len;
+	memcpy(data + 3 + rs->lo_key.len, &len, 2);
+	memcpy(data + 5 + rs->lo_key.len, rs->hi_key.data, len);
+	slot->data_len = 5 + rs->lo_key.len + rs->hi_key.len;
+}
+
+/*
+ * choose_sweep decides how an unordered time window is read. Rows appended
+ * in time order make a window one run of row ids: reading that run like a
+ * sequential scan (the qual drops the few rows outside the window) beats
+ * fetching rows key by key. The worker counts the window's keys and their
+ * smallest and largest row ids; a run at most 4x the window (plus a little)
+ * is swept, anything sparser is read through the keys.
+ */
+static void
+choose_sweep(RangeScanState *rs)
+{
+	ledger_am::ChannelSlot *slot = ChannelBegin();
+	uint64		nkeys;
+	uint64		min_row;
+	uint64		max_row;
+
+	put_bounds(rs, slot, ledger_am::kTimeSpace);
+	slot->table = rs->table;
+	slot->flags = 0;
+	slot->arg1 = 0;
+	(void) ChannelCall(slot, ledger_am::kOpRangeBounds, "measuring a time window");
+	nkeys = slot->arg1;
+	min_row = slot->out1;
+	max_row = slot->out2;
+	ChannelEnd(slot);
+	if (nkeys == 0)
+	{
+		rs->done = true;
+		return;
+	}
+	if (max_row - min_row + 1 <= 4 * nkeys + 1024)
+	{
+		rs->sweep = true;
+		rs->sweep_from = min_row;
+		rs->sweep_to = max_row + 1;
+	}
+}
+
+/* fetch_sweep_chunk reads the next chunk of the row id run. */
+static void
+fetch_sweep_chunk(RangeScanState *rs)
+{
+	ledger_am::ChannelSlot *slot = ChannelBegin();
+
+	slot->table = rs->table;
+	slot->arg1 = rs->sweep_from;
+	slot->arg2 = rs->sweep_to;
+	slot->flags = 0;
+	slot->data_len = 0;
+	(void) ChannelCall(slot, ledger_am::kOpScan, "scanning a time window");
+	memcpy(rs->chunk, ledger_am::ChannelSlotData(slot), slot->data_len);
+	rs->chunk_len = slot->data_len;
+	rs->chunk_pos = 0;
+	rs->frozen_below = slot->out2;
+	rs->sweep_from = slot->out1;
+	rs->done = (slot->out_flags & ledger_am::kScanDone) != 0;
+	ChannelEnd(slot);
+}
+
 /* fetch_range_chunk requests the next rows of the stream. */
 static void
 fetch_range_chunk(RangeScanState *rs)
 {
 	ledger_am::ChannelSlot *slot;
 	char	   *data;
-	uint16		len;
 	uint8		space = (rs->flags & RF_ACCOUNT) ? ledger_am::kAccountSpace : ledger_am::kTimeSpace;
 	bool		backward = (rs->flags & RF_BACKWARD) != 0;
 	size_t		resume_len;
@@ -736,14 +818,7 @@ fetch_range_chunk(RangeScanState *rs)
 		elog(ERROR, "ledger_am range scan bound too long");
 	slot = ChannelBegin();
 	data = ledger_am::ChannelSlotData(slot);
-	data[0] = (char) space;
-	len = (uint16) rs->lo_key.len;
-	memcpy(data + 1, &len, 2);
-	memcpy(data + 3, rs->lo_key.data, len);
-	len = (uint16) rs->hi_key.len;
-	memcpy(data + 3 + rs->lo_key.len, &len, 2);
-	memcpy(data + 5 + rs->lo_key.len, rs->hi_key.data, len);
-	slot->data_len = 5 + rs->lo_key.len + rs->hi_key.len;
+	put_bounds(rs, slot, space);
 	slot->table = rs->table;
 	slot->flags = backward ? ledger_am::kScanBackward : 0;
 	slot->arg1 = rs->batch_rows;
@@ -791,7 +866,10 @@ range_next(ScanState *ss)
 		rs->started = true;
 		rs->chunk_len = rs->chunk_pos = 0;
 		rs->batch_rows = kFirstBatchRows;
+		rs->sweep = false;
 		rs->done = !start_stream(rs);
+		if (!rs->done && (rs->flags & RF_UNORDERED))
+			choose_sweep(rs);
 	}
 	for (;;)
 	{
@@ -819,7 +897,10 @@ range_next(ScanState *ss)
 		if (rs->done)
 			return slot;		/* empty: end of scan */
 		CHECK_FOR_INTERRUPTS();
-		fetch_range_chunk(rs);
+		if (rs->sweep)
+			fetch_sweep_chunk(rs);
+		else
+			fetch_range_chunk(rs);
 	}
 }
 
@@ -885,7 +966,8 @@ explain_range_scan(CustomScanState *node, List *ancestors, ExplainState *es)
 						 deparse_expression((Node *) lthird(cscan->custom_exprs), context, true, false));
 	ExplainPropertyText("Range", cond.len ? cond.data : "all", es);
 	ExplainPropertyText("Keys", (rs->flags & RF_ACCOUNT) ? "account, time" : "time", es);
-	ExplainPropertyText("Direction", (rs->flags & RF_BACKWARD) ? "backward" : "forward", es);
+	ExplainPropertyText("Direction", (rs->flags & RF_UNORDERED) ? "unordered (row id runs)"
+						: (rs->flags & RF_BACKWARD) ? "backward" : "forward", es);
 }
 
 void

@@ -59,6 +59,8 @@ enum ChannelOp : uint32
 	kOpDropRangeKeys,  /* arg1 = declaration, arg2 = RangeDrop */
 	kOpReserve,		   /* arg1 = n; out1 = first of n row ids reserved to this slot */
 	kOpRelease,		   /* end this slot's reservations; clears a ring error */
+	kOpRangeBounds,	   /* data = RangeScanRequest; out: out_count = 0, arg-less:
+						* out1 = min row id, out2 = max row id, arg1 (out) = key count */
 	kOpRangeScan,	   /* data = RangeScanRequest; arg1 = max rows; flags bit0 = backward;
 						* out: records, out2 = resume key length (key at RangeResumeKey),
 						* out_flags bit0 = done */

@@ -1000,6 +1000,46 @@ EngineDropRangeKeys(const TableId &t, RangeDrop which, uint32_t declaration) noe
 	}
 }
 
+/* EngineRangeBounds walks range keys without their rows (see engine.h). */
+EngineStatus
+EngineRangeBounds(const TableId &t, uint8_t space, const char *lo, size_t lo_len, const char *hi,
+				  size_t hi_len, uint64_t *count, uint64_t *min_row, uint64_t *max_row) noexcept
+{
+	try
+	{
+		*count = 0;
+		*min_row = UINT64_MAX;
+		*max_row = 0;
+		if (g_db == nullptr)
+			return NotOpen();
+		if (space != kAccountSpace && space != kTimeSpace)
+			return MakeStatus(EngineCode::kInvalid, "range bounds of an unknown key space");
+		std::string prefix = SpacePrefix(space, t);
+		std::string lower = prefix + std::string(lo, lo_len);
+		std::string upper = hi_len > 0 ? prefix + std::string(hi, hi_len) : PrefixSuccessor(prefix);
+		rocksdb::Slice lower_slice(lower), upper_slice(upper);
+		rocksdb::ReadOptions ro;
+		ro.iterate_lower_bound = &lower_slice;
+		ro.iterate_upper_bound = &upper_slice;
+		std::unique_ptr<rocksdb::Iterator> it(g_db->NewIterator(ro));
+		for (it->SeekToFirst(); it->Valid(); it->Next())
+		{
+			rocksdb::Slice k = it->key();
+			if (k.size() < prefix.size() + 8)
+				return MakeStatus(EngineCode::kCorruption, "malformed range key");
+			uint64_t id = RangeKeyRowId(k.data(), k.size());
+			(*count)++;
+			*min_row = std::min(*min_row, id);
+			*max_row = std::max(*max_row, id);
+		}
+		return FromRocks(it->status());
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
 /* EngineRangeScan streams rows in range key order (see engine.h). */
 EngineStatus
 EngineRangeScan(const TableId &t, uint8_t space, const char *lo, size_t lo_len, const char *hi,

@@ -174,6 +174,14 @@ EngineStatus EngineRangeScan(const TableId &t, uint8_t space, const char *lo, si
 							 char *resume, size_t resume_cap, size_t *resume_len,
 							 bool *done) noexcept;
 
+/* EngineRangeBounds reads the keys of `space` in [lo, hi) (as EngineRangeScan,
+ * without fetching rows) and returns how many there are and the smallest and
+ * largest row id they point to: when rows were appended in time order, a
+ * time window's rows are one contiguous run of row ids. */
+EngineStatus EngineRangeBounds(const TableId &t, uint8_t space, const char *lo, size_t lo_len,
+							   const char *hi, size_t hi_len, uint64_t *count, uint64_t *min_row,
+							   uint64_t *max_row) noexcept;
+
 /* EngineTableStats returns on-disk bytes (SST files + memtables) of t's rows
  * and range keys, and the number of stored rows of t (counted by iteration). */
 EngineStatus EngineTableStats(const TableId &t, uint64_t *bytes, uint64_t *rows) noexcept;

@@ -293,6 +293,16 @@ serve_range_scan(ChannelSlot *slot, char *data, size_t cap)
 		slot->data_len = 0;
 		return st;
 	}
+	if (slot->op == ledger_am::kOpRangeBounds)
+	{
+		uint64		nkeys = 0;
+
+		st = ledger_am::EngineRangeBounds(slot->table, space, req + 3, lo_len, req + 5 + lo_len,
+										  hi_len, &nkeys, &slot->out1, &slot->out2);
+		slot->arg1 = nkeys;
+		slot->data_len = 0;
+		return st;
+	}
 	st = ledger_am::EngineRangeScan(slot->table, space, req + 3, lo_len, req + 5 + lo_len, hi_len,
 									(slot->flags & ledger_am::kScanBackward) != 0,
 									(uint32) slot->arg1, data, cap - ledger_am::kMaxRangeKeySuffix,
@@ -407,6 +417,7 @@ serve(ChannelSlot *slot)
 			slot->data_len = 0;
 			break;
 		case ledger_am::kOpRangeScan:
+		case ledger_am::kOpRangeBounds:
 			st = serve_range_scan(slot, data, cap);
 			break;
 		case ledger_am::kOpReserve:
