@@ -118,6 +118,10 @@ extern void LedgerNoteWrite(void);
  * for table t, reserving more from the worker when needed. */
 extern uint64 LedgerReserveRowId(const ledger_am::TableId &t);
 
+/* LedgerReserveRowIds reserves a block of n consecutive row ids for the
+ * caller's immediate use (multi_insert) and returns the first. */
+extern uint64 LedgerReserveRowIds(const ledger_am::TableId &t, uint64 n);
+
 /* LedgerForgetReservation drops this transaction's unused ids of table t
  * (the next insert reserves afresh, e.g. after set_next_row_id). */
 extern void LedgerForgetReservation(const ledger_am::TableId &t);

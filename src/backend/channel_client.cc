@@ -71,6 +71,8 @@ my_slot(void)
 	return ledger_am::ChannelGetSlot(ledger_channel, (uint32) MyProc->pgprocno);
 }
 
+static void wait_for_worker(void);
+
 /* wait_not_posted waits until the slot holds no request in flight. With
  * interruptible=false it never ereports and gives up after timeout_ms. */
 static bool
@@ -104,9 +106,12 @@ wait_not_posted(ChannelSlot *slot, bool interruptible, int timeout_ms)
 		if (!worker_running() ||
 			slot->generation != pg_atomic_read_u64(&ledger_channel->generation))
 		{
-			if (interruptible)
-				report_worker_down();
-			return false;
+			if (!interruptible)
+				return false;
+			/* The worker went away with our request: a new one (restarted
+			 * within a second) answers it with kWorkerRestarted. */
+			wait_for_worker();
+			continue;
 		}
 		if (!interruptible &&
 			TimestampDifferenceExceeds(start, GetCurrentTimestamp(), timeout_ms))
@@ -280,15 +285,43 @@ report_status(EngineCode code, const char *message, const char *context)
 			 errmsg("ledger_am storage error while %s: %s", context, message)));
 }
 
+/* op_is_read tells whether a request only reads, so it can be sent again
+ * to a restarted worker (writes cannot: their transaction fails instead). */
+static bool
+op_is_read(uint32 op)
+{
+	switch (op)
+	{
+		case ledger_am::kOpPing:
+		case ledger_am::kOpGet:
+		case ledger_am::kOpScan:
+		case ledger_am::kOpNextRowId:
+		case ledger_am::kOpTableStats:
+		case ledger_am::kOpRangeScan:
+		case ledger_am::kOpRangeBounds:
+			return true;
+		default:
+			return false;
+	}
+}
+
 EngineCode
 ChannelCall(ChannelSlot *slot, uint32 op, const char *context)
 {
 	char		message[sizeof(slot->message)];
 	EngineCode	code;
+	uint32		request_len = slot->data_len;
 
-	post(slot, op);
-	(void) wait_not_posted(slot, true, 0);
-	code = static_cast<EngineCode>(slot->status);
+	for (int attempt = 0;; attempt++)
+	{
+		post(slot, op);
+		(void) wait_not_posted(slot, true, 0);
+		code = static_cast<EngineCode>(slot->status);
+		if (code != EngineCode::kWorkerRestarted || !op_is_read(op) || attempt >= 3)
+			break;
+		/* The request (header fields and data) is intact: ask the new worker. */
+		slot->data_len = request_len;
+	}
 	if (code != EngineCode::kOk && code != EngineCode::kNotFound)
 	{
 		memcpy(message, slot->message, sizeof(message));

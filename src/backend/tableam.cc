@@ -1206,11 +1206,67 @@ ledger_am_tuple_complete_speculative(Relation relation, TupleTableSlot *slot, ui
 						  "withdrawing a speculative insertion");
 }
 
+/*
+ * ledger_am_multi_insert (COPY) reserves the batch's row ids in one request
+ * and queues the rows in the append ring: the worker stores one part of the
+ * batch while this backend forms the next and inserts index entries, on two
+ * cores at once. Rows too big for the ring go the direct way (their reserved
+ * id is simply skipped).
+ */
 static void
 ledger_am_multi_insert(Relation relation, TupleTableSlot **slots, int ntuples, CommandId cid,
 					   int options, struct BulkInsertStateData *bistate)
 {
-	write_rows(relation, slots, ntuples, cid);
+	const RangeDecl *decl = RangeDeclGet(relation);
+	ledger_am::TableId table = LedgerTableId(relation);
+	uint64		xmin;
+	uint64		first;
+	int			queued = 0;
+
+	if (ntuples <= 0)
+		return;
+	if (insert_cxt == NULL)
+		insert_cxt = AllocSetContextCreate(TopMemoryContext, "ledger_am insert",
+										   ALLOCSET_DEFAULT_SIZES);
+	CheckForSerializableConflictIn(relation, NULL, InvalidBlockNumber);
+	LedgerNoteWrite();
+	xmin = U64FromFullTransactionId(GetCurrentFullTransactionId());
+	first = LedgerReserveRowIds(table, (uint64) ntuples);
+	/* Every id of the block must have a TID before anything is queued. */
+	RowIdToItemPointer(first + (uint64) (ntuples - 1), &slots[0]->tts_tid);
+
+	for (int i = 0; i < ntuples; i++)
+	{
+		MemoryContext old;
+		MinimalTuple mtup;
+		StringInfoData keys;
+		Size		vlen;
+		Size		need;
+
+		MemoryContextReset(insert_cxt);
+		old = MemoryContextSwitchTo(insert_cxt);
+		vlen = RowFormValue(relation, slots[i], &mtup);
+		keys.len = 0;
+		keys.data = NULL;
+		if (decl != NULL)
+		{
+			initStringInfo(&keys);
+			RangeKeysForSlot(decl, slots[i], &keys);
+		}
+		MemoryContextSwitchTo(old);
+		need = sizeof(ledger_am::RingRecord) + ledger_am::Align8(vlen) + ledger_am::Align8(keys.len);
+		if (need > ledger_channel->ring_size / 2 || ledger_am::RecordSize(vlen) > max_row_record())
+		{
+			write_rows(relation, &slots[i], 1, cid);
+			continue;
+		}
+		ChannelRingAppend(table, first + (uint64) i, xmin, cid, mtup, keys.data, (uint32) keys.len);
+		RowIdToItemPointer(first + (uint64) i, &slots[i]->tts_tid);
+		slots[i]->tts_tableOid = RelationGetRelid(relation);
+		queued++;
+	}
+	MemoryContextReset(insert_cxt);
+	pgstat_count_heap_insert(relation, queued);	/* write_rows counted its own */
 }
 
 static TM_Result

@@ -94,6 +94,37 @@ check_generation(void)
 				 errhint("Retry the transaction.")));
 }
 
+uint64
+LedgerReserveRowIds(const ledger_am::TableId &t, uint64 n)
+{
+	LocalRange *r = NULL;
+	uint64		first;
+
+	check_generation();
+	for (int i = 0; i < nlocal_ranges; i++)
+		if (local_ranges[i].table == t)
+			r = &local_ranges[i];
+	ChannelSimpleCall(ledger_am::kOpReserve, t, n, 0, &first, NULL, "reserving row ids");
+	if (nlocal_ranges == 0)
+		reserve_generation = ChannelGeneration();
+	if (r == NULL)
+	{
+		if (nlocal_ranges < kMaxLocalRanges)
+			r = &local_ranges[nlocal_ranges++];
+		else
+		{
+			r = &local_ranges[next_evict];
+			next_evict = (next_evict + 1) % kMaxLocalRanges;
+		}
+		r->table = t;
+	}
+	/* The caller uses the whole block; the worker's range replaces ours. */
+	r->next = first + n;
+	r->end = first + n;
+	r->last_size = Min(n, kMaxReservation);
+	return first;
+}
+
 void
 LedgerForgetReservation(const ledger_am::TableId &t)
 {
