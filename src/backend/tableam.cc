@@ -771,13 +771,27 @@ read_ahead(LedgerIndexFetchData *f, uint64 from)
 	slot->arg2 = to;
 	slot->flags = 0;
 	slot->data_len = 0;
-	(void) ChannelCall(slot, ledger_am::kOpScan, "fetching rows");
-	memcpy(f->chunk, ledger_am::ChannelSlotData(slot), slot->data_len);
-	f->chunk_len = slot->data_len;
-	f->frozen_below = slot->out2;
-	/* A full buffer may stop early: the chunk covers only what came back. */
-	f->chunk_lo = from;
-	f->chunk_hi = (slot->out_flags & ledger_am::kScanDone) ? to : slot->out1;
+	if (f->window == 1)
+	{
+		/* One row: a point read (bloom filters) beats an iterator's seek. */
+		EngineCode	code = ChannelCall(slot, ledger_am::kOpGet, "fetching a row");
+
+		f->chunk_len = code == EngineCode::kNotFound ? 0 : slot->data_len;
+		memcpy(f->chunk, ledger_am::ChannelSlotData(slot), f->chunk_len);
+		f->frozen_below = slot->out2;
+		f->chunk_lo = from;
+		f->chunk_hi = to;
+	}
+	else
+	{
+		(void) ChannelCall(slot, ledger_am::kOpScan, "fetching rows");
+		memcpy(f->chunk, ledger_am::ChannelSlotData(slot), slot->data_len);
+		f->chunk_len = slot->data_len;
+		f->frozen_below = slot->out2;
+		/* A full buffer may stop early: the chunk covers only what came back. */
+		f->chunk_lo = from;
+		f->chunk_hi = (slot->out_flags & ledger_am::kScanDone) ? to : slot->out1;
+	}
 	ChannelEnd(slot);
 
 	f->nrows = 0;
