@@ -24,7 +24,7 @@ OBJS = \
 
 # pg_regress suites, listed explicitly (test/check_schedules.sh fails on a
 # file under sql/ that is not listed here).
-REGRESS = basic append_only transactions copy_dump indexes functions robustness range_scans
+REGRESS = basic append_only transactions copy_dump indexes functions robustness range_scans bad_input
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=$(srcdir)/test/ledger_am.conf \
 	--port=55432 --load-extension=ledger_am
 

@@ -27,6 +27,7 @@ extern "C" {
 #include "commands/defrem.h"
 #include "commands/progress.h"
 #include "commands/vacuum.h"
+#include "postmaster/autovacuum.h"
 #include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
@@ -1096,18 +1097,18 @@ write_rows(Relation rel, TupleTableSlot **slots, int nslots, CommandId cid)
 			}
 			MemoryContextSwitchTo(old);
 			need = ledger_am::RecordSize(vlen) + (keys.len > 0 ? ledger_am::RecordSize(keys.len) : 0);
-			if (!writer.Fits(need - ledger_am::kRecordHeaderSize) ||
-				ledger_am::RecordSize(vlen) > max_row_record())
-			{
-				if (writer.count() == 0 || ledger_am::RecordSize(vlen) > max_row_record())
-					ereport(ERROR,
-							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-							 errmsg("row is too big for ledger_am table \"%s\": %zu bytes, maximum %zu",
-									RelationGetRelationName(rel), vlen,
-									max_row_record() - ledger_am::kRecordHeaderSize),
-							 errhint("Raise ledger_am.channel_buffer_kb (needs a restart).")));
-				break;
-			}
+			/* A row (with its range keys) must fit one buffer a reader can receive. */
+			if (need > max_row_record())
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("row is too big for ledger_am table \"%s\": %zu bytes, maximum %zu",
+								RelationGetRelationName(rel),
+								vlen + (keys.len > 0 ? ledger_am::RecordSize(keys.len) : 0),
+								max_row_record() - ledger_am::kRecordHeaderSize),
+						 keys.len > 0 ? errdetail("The size includes the row's %d bytes of range keys.", keys.len) : 0,
+						 errhint("Raise ledger_am.channel_buffer_kb (needs a restart).")));
+			if (!writer.Fits(need - ledger_am::kRecordHeaderSize))
+				break;			/* the next request takes it */
 			dst = writer.Append(0, (uint32) vlen);
 			ledger_am::EncodeRowHeader(dst, xmin, cid);
 			memcpy(dst + ledger_am::kRowHeaderSize, mtup, mtup->t_len);
@@ -1478,6 +1479,9 @@ ledger_am_relation_vacuum(Relation rel, struct VacuumParams *params, BufferAcces
 	bool		frozenxid_updated;
 	bool		minmulti_updated;
 
+	int			dead_ids_budget_kb = (IsAutoVacuumWorkerProcess() && autovacuum_work_mem != -1)
+		? autovacuum_work_mem : maintenance_work_mem;
+
 	(void) vacuum_set_xid_limits(rel, params->freeze_min_age, params->freeze_table_age,
 								 params->multixact_freeze_min_age,
 								 params->multixact_freeze_table_age, &oldest_xmin, &oldest_mxact,
@@ -1504,6 +1508,13 @@ ledger_am_relation_vacuum(Relation rel, struct VacuumParams *params, BufferAcces
 		{
 			ChannelSimpleCall(ledger_am::kOpDeleteRow, table, row_id, hdr.xmin, NULL, NULL,
 							  "removing a row of an aborted transaction");
+			/* Like heap: when the dead row ids fill the memory VACUUM may use,
+			 * clean the indexes and start a new list. */
+			if ((Size) dead.n * sizeof(uint64) >= (Size) dead_ids_budget_kb * 1024)
+			{
+				vacuum_indexes(rel, &dead, bstrategy);
+				dead.n = 0;
+			}
 			if (dead.n == dead.max)
 			{
 				dead.max = dead.max ? dead.max * 2 : 1024;

@@ -25,6 +25,8 @@
 #include "worker/engine.h"
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -138,6 +140,62 @@ FromRocks(const rocksdb::Status &s)
 	else
 		code = EngineCode::kOther;
 	return MakeStatus(code, s.ToString().c_str());
+}
+
+/* Set when a write failed with an I/O error (disk full): RocksDB then
+ * refuses writes until DB::Resume() succeeds, and a WAL sync on the failed
+ * writer would trip an assertion in Debian's librocksdb. Read by the
+ * group-commit thread, hence atomic. */
+std::atomic<bool> g_write_failed{false};
+
+/* Serializes writes with the group-commit thread's WAL sync: a sync must not
+ * run between a failed write and g_write_failed being set. Writes take it
+ * for microseconds; a sync for one fsync. */
+std::mutex g_write_mu;
+
+/* LockedWrite writes a batch under g_write_mu, refusing
+ * while the writer has failed and cannot be resumed. */
+rocksdb::Status
+LockedWrite(const rocksdb::WriteOptions &wo, rocksdb::WriteBatch *batch)
+{
+	std::lock_guard<std::mutex> lock(g_write_mu);
+	if (g_write_failed.load())
+	{
+		rocksdb::Status r = g_db->Resume();
+		if (!r.ok())
+			return rocksdb::Status::NoSpace("the storage is still failing after an earlier write error: " + r.ToString());
+		g_write_failed.store(false);
+	}
+	rocksdb::Status s = g_db->Write(wo, batch);
+	if (s.IsIOError() || s.IsNoSpace() || s.IsCorruption())
+		g_write_failed.store(true);
+	return s;
+}
+
+/* FromWrite is FromRocks for the outcome of a write: it also notes a failed
+ * writer (see g_write_failed). */
+EngineStatus
+FromWrite(const rocksdb::Status &s)
+{
+	if (s.IsIOError() || s.IsNoSpace() || s.IsCorruption())
+		g_write_failed.store(true);
+	return FromRocks(s);
+}
+
+/* ResumeAfterWriteError tries to bring a failed writer back (space freed);
+ * returns the reason it is still failed. */
+EngineStatus
+ResumeAfterWriteError()
+{
+	std::lock_guard<std::mutex> lock(g_write_mu);
+
+	if (!g_write_failed.load())
+		return OkStatus();
+	rocksdb::Status s = g_db->Resume();
+	if (!s.ok())
+		return FromRocks(s.IsNoSpace() || s.IsIOError() ? s : rocksdb::Status::NoSpace(s.ToString()));
+	g_write_failed.store(false);
+	return OkStatus();
 }
 
 /* FromException converts the exception in flight; call only inside catch. */
@@ -284,9 +342,15 @@ EnsureReserved(const TableId &t, TableState *st, uint64_t end)
 	PutU64BE(buf, target);
 	rocksdb::WriteOptions wo;
 	wo.sync = true;
-	rocksdb::Status s = g_db->Put(wo, ReservationKey(t), rocksdb::Slice(buf, sizeof(buf)));
+	/* A synced write on a failed writer must not reach the WAL (see g_write_failed). */
+	EngineStatus es = ResumeAfterWriteError();
+	if (!es.ok())
+		return es;
+	rocksdb::WriteBatch one;
+	one.Put(ReservationKey(t), rocksdb::Slice(buf, sizeof(buf)));
+	rocksdb::Status s = LockedWrite(wo, &one);
 	if (!s.ok())
-		return FromRocks(s);
+		return FromWrite(s);
 	st->reserved = target;
 	return OkStatus();
 }
@@ -428,7 +492,8 @@ EngineClose() noexcept
 			return;
 		/* Nothing to report to: errors here are dropped, the WAL on disk is
 		 * what recovery will use anyway. */
-		(void) g_db->FlushWAL(true);
+		if (!g_write_failed.load())
+			(void) g_db->FlushWAL(true);
 		(void) g_db->Close();
 		delete g_db;
 		g_db = nullptr;
@@ -487,7 +552,7 @@ EngineAppend(const TableId &t, const RowSlice *rows, uint32_t nrows, uint64_t *f
 		st->next = end;
 		rocksdb::WriteOptions wo;
 		wo.sync = false;
-		return FromRocks(g_db->Write(wo, &batch));
+		return FromWrite(LockedWrite(wo, &batch));
 	}
 	catch (...)
 	{
@@ -602,7 +667,7 @@ EngineWriteReserved(const ReservedRow *rows, size_t n, EngineStatus *row_status)
 			return OkStatus();
 		rocksdb::WriteOptions wo;
 		wo.sync = false;
-		EngineStatus written = FromRocks(g_db->Write(wo, &batch));
+		EngineStatus written = FromWrite(LockedWrite(wo, &batch));
 		if (!written.ok())
 			for (size_t i = 0; i < n; i++)
 				if (row_status[i].ok())
@@ -666,7 +731,9 @@ EngineWriteRowAt(const TableId &t, uint64_t row_id, const RowSlice &row) noexcep
 		st->next = row_id + 1;
 		rocksdb::WriteOptions wo;
 		wo.sync = false;
-		return FromRocks(g_db->Put(wo, RowKey(t, row_id), rocksdb::Slice(row.data, row.len)));
+		rocksdb::WriteBatch one;
+		one.Put(RowKey(t, row_id), rocksdb::Slice(row.data, row.len));
+		return FromWrite(LockedWrite(wo, &one));
 	}
 	catch (...)
 	{
@@ -682,7 +749,19 @@ EngineSync() noexcept
 	{
 		if (g_db == nullptr)
 			return NotOpen();
-		return FromRocks(g_db->FlushWAL(true));
+		std::lock_guard<std::mutex> lock(g_write_mu);
+		if (g_write_failed.load())
+		{
+			rocksdb::Status r = g_db->Resume();
+			if (!r.ok())
+				return FromRocks(rocksdb::Status::NoSpace(
+					"the storage is still failing after an earlier write error: " + r.ToString()));
+			g_write_failed.store(false);
+		}
+		rocksdb::Status s = g_db->FlushWAL(true);
+		if (s.IsIOError() || s.IsNoSpace() || s.IsCorruption())
+			g_write_failed.store(true);
+		return FromRocks(s);
 	}
 	catch (...)
 	{
@@ -821,7 +900,9 @@ EngineDeleteRow(const TableId &t, uint64_t row_id, uint64_t xmin) noexcept
 			return MakeStatus(EngineCode::kInvalid, "row belongs to another transaction");
 		rocksdb::WriteOptions wo;
 		wo.sync = false;
-		return FromRocks(g_db->Delete(wo, key));
+		rocksdb::WriteBatch one;
+		one.Delete(key);
+		return FromWrite(LockedWrite(wo, &one));
 	}
 	catch (...)
 	{
@@ -855,7 +936,14 @@ EngineDropTable(const TableId &t) noexcept
 		 * be gone for good, or a crash would resurrect them into a new table. */
 		rocksdb::WriteOptions wo;
 		wo.sync = true;
-		s = g_db->Write(wo, &batch);
+		{
+			EngineStatus resumed = ResumeAfterWriteError();
+			if (!resumed.ok())
+				return resumed;
+		}
+		s = LockedWrite(wo, &batch);
+		if (!s.ok())
+			(void) FromWrite(s);
 		/* Forget the counter even on failure: it is re-derived from storage. */
 		g_tables.erase(t);
 		ForgetRanges([&t](const OwnedRange &r) { return r.table == t; });
@@ -915,8 +1003,13 @@ EngineDropDatabase(uint32_t db) noexcept
 			}
 		}
 		rocksdb::WriteOptions wo;
-		wo.sync = true; /* see EngineDropTable */
-		s = batch.Count() > 0 ? g_db->Write(wo, &batch) : rocksdb::Status::OK();
+		wo.sync = true;
+		{
+			EngineStatus resumed = ResumeAfterWriteError();
+			if (!resumed.ok())
+				return resumed;
+		} /* see EngineDropTable */
+		s = batch.Count() > 0 ? LockedWrite(wo, &batch) : rocksdb::Status::OK();
 
 		ForgetRanges([db](const OwnedRange &r) { return r.table.db == db; });
 		for (auto it = g_tables.begin(); it != g_tables.end();)
@@ -948,7 +1041,7 @@ EnginePutRangeKeys(const TableId &t, uint64_t row_id, const char *blob, uint32_t
 			return es;
 		rocksdb::WriteOptions wo;
 		wo.sync = false;
-		return FromRocks(g_db->Write(wo, &batch));
+		return FromWrite(LockedWrite(wo, &batch));
 	}
 	catch (...)
 	{
@@ -992,7 +1085,12 @@ EngineDropRangeKeys(const TableId &t, RangeDrop which, uint32_t declaration) noe
 		}
 		rocksdb::WriteOptions wo;
 		wo.sync = true;
-		return FromRocks(g_db->Write(wo, &batch));
+		{
+			EngineStatus resumed = ResumeAfterWriteError();
+			if (!resumed.ok())
+				return resumed;
+		}
+		return FromWrite(LockedWrite(wo, &batch));
 	}
 	catch (...)
 	{
@@ -1216,7 +1314,12 @@ EnginePurgeLostRows(uint64_t next_xid, uint64_t *examined, uint64_t *purged) noe
 			return OkStatus();
 		rocksdb::WriteOptions wo;
 		wo.sync = true;
-		return FromRocks(g_db->Write(wo, &batch));
+		{
+			EngineStatus resumed = ResumeAfterWriteError();
+			if (!resumed.ok())
+				return resumed;
+		}
+		return FromWrite(LockedWrite(wo, &batch));
 	}
 	catch (...)
 	{
@@ -1319,9 +1422,16 @@ EngineSetFrozen(const TableId &t, uint64_t frozen_below) noexcept
 		PutU64BE(buf, frozen_below);
 		rocksdb::WriteOptions wo;
 		wo.sync = true;
-		rocksdb::Status s = g_db->Put(wo, FrozenKey(t), rocksdb::Slice(buf, sizeof(buf)));
+		{
+			EngineStatus resumed = ResumeAfterWriteError();
+			if (!resumed.ok())
+				return resumed;
+		}
+		rocksdb::WriteBatch one;
+		one.Put(FrozenKey(t), rocksdb::Slice(buf, sizeof(buf)));
+		rocksdb::Status s = LockedWrite(wo, &one);
 		if (!s.ok())
-			return FromRocks(s);
+			return FromWrite(s);
 		st->frozen = frozen_below;
 		return OkStatus();
 	}
