@@ -16,6 +16,7 @@
 #   wraparound test/t/005_wraparound.sh (xid wraparound, VACUUM, autovacuum, TAP)
 #   resources  test/t/007_resources.sh (memory bounds, 100 clients, abandoned scans, TAP)
 #   large_table test/t/009_large_table.sh (row ids past the 1 GB segment, TAP)
+#   no_preload test/t/011_no_preload.sh (clear error without the preload, TAP)
 # Not run here: test/t/008_disk_full.sh reproduces an open bug (Debian's
 # librocksdb aborts on an assertion after ENOSPC); run it by hand.
 # Every suite runs even when an earlier one failed. regress and isolation run
@@ -53,6 +54,7 @@ T_RANGE_DIFF=${T_RANGE_DIFF:-300}
 T_WRAPAROUND=${T_WRAPAROUND:-300}
 T_RESOURCES=${T_RESOURCES:-420}
 T_LARGE_TABLE=${T_LARGE_TABLE:-180}
+T_NO_PRELOAD=${T_NO_PRELOAD:-120}
 
 TOTAL_PASSED=0
 TOTAL_FAILED=0
@@ -317,6 +319,7 @@ main() {
   suite_tap wraparound "$T_WRAPAROUND" 005_wraparound.sh "$build_ok"
   suite_tap resources "$T_RESOURCES" 007_resources.sh "$build_ok"
   suite_tap large_table "$T_LARGE_TABLE" 009_large_table.sh "$build_ok"
+  suite_tap no_preload "$T_NO_PRELOAD" 011_no_preload.sh "$build_ok"
 
   final_line
 }
