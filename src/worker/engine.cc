@@ -1098,6 +1098,36 @@ EngineDropRangeKeys(const TableId &t, RangeDrop which, uint32_t declaration) noe
 	}
 }
 
+/* BoundedIterator is an iterator together with the bounds it reads through
+ * (RocksDB keeps pointers to them: they must live as long as it does). */
+struct BoundedIterator
+{
+	std::string lower;
+	std::string upper;
+	rocksdb::Slice lower_slice;
+	rocksdb::Slice upper_slice;
+	std::unique_ptr<rocksdb::Iterator> it;
+};
+
+/* OpenRangeIterator opens an iterator over the range keys under `prefix`
+ * (<space><table>) whose suffixes lie in [lo, hi); an empty hi means "to the
+ * end of the prefix". */
+std::unique_ptr<BoundedIterator>
+OpenRangeIterator(const std::string &prefix, const char *lo, size_t lo_len, const char *hi,
+				  size_t hi_len)
+{
+	std::unique_ptr<BoundedIterator> b(new BoundedIterator);
+	b->lower = prefix + std::string(lo, lo_len);
+	b->upper = hi_len > 0 ? prefix + std::string(hi, hi_len) : PrefixSuccessor(prefix);
+	b->lower_slice = rocksdb::Slice(b->lower);
+	b->upper_slice = rocksdb::Slice(b->upper);
+	rocksdb::ReadOptions ro;
+	ro.iterate_lower_bound = &b->lower_slice;
+	ro.iterate_upper_bound = &b->upper_slice;
+	b->it.reset(g_db->NewIterator(ro));
+	return b;
+}
+
 /* EngineRangeBounds walks range keys without their rows (see engine.h). */
 EngineStatus
 EngineRangeBounds(const TableId &t, uint8_t space, const char *lo, size_t lo_len, const char *hi,
@@ -1113,13 +1143,8 @@ EngineRangeBounds(const TableId &t, uint8_t space, const char *lo, size_t lo_len
 		if (space != kAccountSpace && space != kTimeSpace)
 			return MakeStatus(EngineCode::kInvalid, "range bounds of an unknown key space");
 		std::string prefix = SpacePrefix(space, t);
-		std::string lower = prefix + std::string(lo, lo_len);
-		std::string upper = hi_len > 0 ? prefix + std::string(hi, hi_len) : PrefixSuccessor(prefix);
-		rocksdb::Slice lower_slice(lower), upper_slice(upper);
-		rocksdb::ReadOptions ro;
-		ro.iterate_lower_bound = &lower_slice;
-		ro.iterate_upper_bound = &upper_slice;
-		std::unique_ptr<rocksdb::Iterator> it(g_db->NewIterator(ro));
+		std::unique_ptr<BoundedIterator> range = OpenRangeIterator(prefix, lo, lo_len, hi, hi_len);
+		rocksdb::Iterator *it = range->it.get();
 		for (it->SeekToFirst(); it->Valid(); it->Next())
 		{
 			rocksdb::Slice k = it->key();
@@ -1157,13 +1182,8 @@ EngineRangeScan(const TableId &t, uint8_t space, const char *lo, size_t lo_len, 
 			return MakeStatus(EngineCode::kInvalid, "range scan of an unknown key space");
 
 		std::string prefix = SpacePrefix(space, t);
-		std::string lower = prefix + std::string(lo, lo_len);
-		std::string upper = hi_len > 0 ? prefix + std::string(hi, hi_len) : PrefixSuccessor(prefix);
-		rocksdb::Slice lower_slice(lower), upper_slice(upper);
-		rocksdb::ReadOptions ro;
-		ro.iterate_lower_bound = &lower_slice;
-		ro.iterate_upper_bound = &upper_slice;
-		std::unique_ptr<rocksdb::Iterator> it(g_db->NewIterator(ro));
+		std::unique_ptr<BoundedIterator> range = OpenRangeIterator(prefix, lo, lo_len, hi, hi_len);
+		rocksdb::Iterator *it = range->it.get();
 		RecordWriter writer(buf, cap);
 
 		/* Keys are read in batches and their rows fetched with one MultiGet. */
