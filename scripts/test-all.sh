@@ -17,8 +17,9 @@
 #   resources  test/t/007_resources.sh (memory bounds, 100 clients, abandoned scans, TAP)
 #   large_table test/t/009_large_table.sh (row ids past the 1 GB segment, TAP)
 #   no_preload test/t/011_no_preload.sh (clear error without the preload, TAP)
-# Not run here: test/t/008_disk_full.sh reproduces an open bug (Debian's
-# librocksdb aborts on an assertion after ENOSPC); run it by hand.
+#   base_backup test/t/012_base_backup.sh (standby and restored backups refuse, TAP)
+#   disk_full  test/t/008_disk_full.sh (ENOSPC on a small tmpfs, TAP; skips
+#              itself where mounting is not permitted)
 # Every suite runs even when an earlier one failed. regress and isolation run
 # as `postgres` in a copy of the repo (/tmp/ledger_am_check.XXXXXX), and are
 # separate make calls because make stops at the first failing command.
@@ -55,6 +56,8 @@ T_WRAPAROUND=${T_WRAPAROUND:-300}
 T_RESOURCES=${T_RESOURCES:-420}
 T_LARGE_TABLE=${T_LARGE_TABLE:-180}
 T_NO_PRELOAD=${T_NO_PRELOAD:-120}
+T_DISK_FULL=${T_DISK_FULL:-240}
+T_BASE_BACKUP=${T_BASE_BACKUP:-240}
 
 TOTAL_PASSED=0
 TOTAL_FAILED=0
@@ -320,6 +323,8 @@ main() {
   suite_tap resources "$T_RESOURCES" 007_resources.sh "$build_ok"
   suite_tap large_table "$T_LARGE_TABLE" 009_large_table.sh "$build_ok"
   suite_tap no_preload "$T_NO_PRELOAD" 011_no_preload.sh "$build_ok"
+  suite_tap base_backup "$T_BASE_BACKUP" 012_base_backup.sh "$build_ok"
+  suite_tap disk_full "$T_DISK_FULL" 008_disk_full.sh "$build_ok"
 
   final_line
 }

@@ -679,6 +679,26 @@ DROP VIEW tg_view;
 DROP TABLE tg, tg_audit;
 DROP FUNCTION tg_before(), tg_after_row(), tg_after_stmt(), tg_after_fail(), tg_deferred(),
   tg_tamper(), tg_view_change();
+-- AFTER ROW triggers see the stored row's ctid and tableoid (they re-read
+-- the row by its ctid), for INSERT, COPY and INSERT ... SELECT alike
+CREATE TABLE tw (id int, note text) USING ledger_am;
+CREATE TABLE tw_seen (id int, tid tid, tbl regclass);
+CREATE FUNCTION tw_after() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO tw_seen VALUES (NEW.id, NEW.ctid, NEW.tableoid::regclass);
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER tw_after AFTER INSERT ON tw FOR EACH ROW EXECUTE FUNCTION tw_after();
+INSERT INTO tw VALUES (1, 'one');
+INSERT INTO tw SELECT g, 'n' || g FROM generate_series(2, 4) g;
+COPY tw FROM STDIN;
+5	five
+\.
+SELECT s.id, s.tbl, s.tid = t.ctid AS same_ctid, s.tid <> '(0,0)' AS valid_ctid
+FROM tw_seen s LEFT JOIN tw t ON t.id = s.id ORDER BY s.id;
+DROP TABLE tw, tw_seen;
+DROP FUNCTION tw_after();
 
 ------------------------------------------------------------------------
 -- 8. Row-level security, column privileges, and a role without privileges:

@@ -6,6 +6,10 @@
  */
 #include "module.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 extern "C" {
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -29,6 +33,7 @@ int			ledger_append_ring_kb = 256;
 int			ledger_block_cache_mb = 64;
 int			ledger_write_buffer_mb = 64;
 bool		ledger_debug_crash_before_commit_record = false;
+bool		ledger_storage_from_backup = false;
 
 ledger_am::ChannelControl *ledger_channel = NULL;
 
@@ -158,6 +163,58 @@ register_storage_worker(void)
 	RegisterBackgroundWorker(&worker);
 }
 
+/*
+ * check_restored_from_backup decides, once per server start in the
+ * postmaster, whether this data directory's ledger_am storage came from a
+ * base backup (forked processes inherit the answer).
+ *
+ * RocksDB files live beside, not inside, the Postgres WAL: pg_basebackup (or
+ * pg_backup_start/stop and a file copy) copies them while the storage worker
+ * writes them, and WAL replay cannot bring them up to date. A server started
+ * from such a copy -- a streaming standby after promotion, or a restored
+ * backup -- would answer with rows silently missing. Postgres 15 has only
+ * non-exclusive backups, so a backup_label file in the data directory at
+ * postmaster start means exactly "this directory is a restored base backup"
+ * (pg_rewind writes one too: its ledger_am data is just as unreliable). Its
+ * startup process renames the label away, so the verdict is kept in
+ * ledger_am/RESTORED_FROM_BACKUP, and every ledger_am access refuses while
+ * that file exists (see ChannelBegin).
+ */
+static void
+check_restored_from_backup(void)
+{
+	struct stat st;
+
+	if (IsUnderPostmaster)
+		return;
+	if (stat("backup_label", &st) == 0)
+	{
+		static const char text[] =
+			"This data directory was started from a base backup (backup_label was present).\n"
+			"ledger_am rows are stored outside the Postgres WAL and were copied while they changed:\n"
+			"rows may be missing, so ledger_am refuses to read or write them.\n"
+			"Restore ledger_am tables from the primary with pg_dump/pg_restore instead.\n"
+			"Deleting this file and restarting the server accepts the copied rows as they are.\n";
+		int			fd;
+
+		if (mkdir(LEDGER_STORAGE_DIR, 0700) != 0 && errno != EEXIST)
+			ereport(FATAL,
+					(errcode_for_file_access(),
+					 errmsg("could not create directory \"%s\": %m", LEDGER_STORAGE_DIR)));
+		fd = open(LEDGER_FROM_BACKUP_FILE, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || write(fd, text, sizeof(text) - 1) != (ssize_t) (sizeof(text) - 1) ||
+			fsync(fd) != 0 || close(fd) != 0)
+			ereport(FATAL,
+					(errcode_for_file_access(),
+					 errmsg("could not write file \"%s\": %m", LEDGER_FROM_BACKUP_FILE)));
+		ereport(LOG,
+				(errmsg("ledger_am: this server was started from a base backup; "
+						"ledger_am tables are refused until \"%s\" is removed",
+						LEDGER_FROM_BACKUP_FILE)));
+	}
+	ledger_storage_from_backup = stat(LEDGER_FROM_BACKUP_FILE, &st) == 0;
+}
+
 /* _PG_init refuses to load outside shared_preload_libraries: the storage
  * worker and the channel only exist when loaded at server start. */
 void
@@ -171,6 +228,7 @@ _PG_init(void)
 						 "and restart the server.")));
 
 	define_gucs();
+	check_restored_from_backup();
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = ledger_shmem_request;

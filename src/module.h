@@ -16,6 +16,9 @@ extern int	ledger_append_ring_kb;
 extern int	ledger_block_cache_mb;
 extern int	ledger_write_buffer_mb;
 extern bool ledger_debug_crash_before_commit_record;
+/* True when this data directory's ledger_am storage came from a base backup
+ * (see check_restored_from_backup in module.cc): every access is refused. */
+extern bool ledger_storage_from_backup;
 extern bool ledger_enable_range_scan;
 
 enum LedgerCompression
@@ -26,6 +29,11 @@ enum LedgerCompression
 };
 
 /* SQLSTATE used for every refused mutation of a ledger_am table. */
+/* The RocksDB instance, relative to the data directory, and the marker of a
+ * data directory restored from a base backup. */
+#define LEDGER_STORAGE_DIR "ledger_am"
+#define LEDGER_FROM_BACKUP_FILE LEDGER_STORAGE_DIR "/RESTORED_FROM_BACKUP"
+
 #define LEDGER_ERRCODE_APPEND_ONLY ERRCODE_FEATURE_NOT_SUPPORTED
 #define LEDGER_APPEND_ONLY_HINT \
 	"ledger_am tables are append-only; record a compensating event instead."

@@ -34,6 +34,9 @@ extern ledger_am::EngineCode ChannelCall(ledger_am::ChannelSlot *slot, uint32 op
 /* ChannelEnd releases the slot after the response has been read. */
 extern void ChannelEnd(ledger_am::ChannelSlot *slot);
 
+/* ChannelOweRelease makes the next request first release the slot's
+ * reservations (an abort-time release that could not get through). */
+extern void ChannelOweRelease(void);
 /* ChannelCallNoError is for commit/abort callbacks, where an ERROR would
  * become a PANIC: never ereports; waits at most timeout_ms. */
 extern bool ChannelCallNoError(uint32 op, const ledger_am::TableId *table, uint64 arg1,
@@ -98,6 +101,12 @@ extern bool RowXminAborted(const ledger_am::RowHeader &hdr);
 /* RowValueSize returns the stored size of the slot's row, building the
  * MinimalTuple (detoasted) into *mtup in CurrentMemoryContext. */
 extern Size RowFormValue(Relation rel, TupleTableSlot *slot, MinimalTuple *mtup);
+
+/* LedgerSlotOps is the slot type of ledger_am tables (minimal tuples whose
+ * heap-tuple copies carry tid and table oid); LedgerStoreMinimalTuple stores
+ * a MinimalTuple into a slot of any type (see row_form.cc). */
+extern const TupleTableSlotOps *LedgerSlotOps(void);
+extern void LedgerStoreMinimalTuple(MinimalTuple mtup, TupleTableSlot *slot, bool shouldFree);
 
 /* RowStoreInSlot points slot at a stored value (no copy: the value must
  * stay valid while the slot holds it). */

@@ -58,6 +58,15 @@ report_worker_down(void)
 					 "it is restarted automatically.")));
 }
 
+/*
+ * A release of the slot's reservations and sticky ring error is owed before
+ * the next request: always for a new process (a previous backend with the
+ * same PGPROC may have exited before its release got through, e.g. while the
+ * worker restarted), and after an abort whose release failed. Without it the
+ * next transaction on this slot would fail with a stale error.
+ */
+static bool release_owed = true;
+
 /* my_slot returns this process's channel slot. */
 static ChannelSlot *
 my_slot(void)
@@ -236,12 +245,35 @@ ChannelBegin(void)
 				 errmsg("ledger_am tables cannot be accessed during recovery or on a standby"),
 				 errdetail("ledger_am stores rows outside the Postgres WAL; they are not replicated."),
 				 errhint("Query the primary server.")));
+	if (ledger_storage_from_backup)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("ledger_am tables cannot be accessed on a server restored from a base backup"),
+				 errdetail("ledger_am stores rows outside the Postgres WAL; a base backup copies them "
+						   "while they change, so rows may be missing."),
+				 errhint("Restore ledger_am tables from the primary with pg_dump and pg_restore. "
+						 "To accept the copied rows as they are, delete \"%s\" in the data directory "
+						 "and restart the server.", LEDGER_FROM_BACKUP_FILE)));
 	slot = my_slot();
 
 	if (!worker_running())
 		wait_for_worker();
 	(void) wait_not_posted(slot, true, 0);
+	if (release_owed)
+	{
+		/* Clear what a previous owner of this slot, or this backend's own
+		 * aborted transaction, could not release (see release_owed). */
+		release_owed = false;
+		if (!ChannelCallNoError(ledger_am::kOpRelease, NULL, 0, 0, 5000))
+			release_owed = true;
+	}
 	return slot;
+}
+
+void
+ChannelOweRelease(void)
+{
+	release_owed = true;
 }
 
 /* report_status turns a storage status into an ereport: the only mapping

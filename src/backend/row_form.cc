@@ -49,6 +49,81 @@ RowFormValue(Relation rel, TupleTableSlot *slot, MinimalTuple *mtup)
 	return ledger_am::kRowHeaderSize + (*mtup)->t_len;
 }
 
+/*
+ * The slot type of ledger_am tables: TTSOpsMinimalTuple (rows are stored as
+ * MinimalTuples and deformed in place) with one change. A heap tuple copied
+ * out of the slot carries the row's tid and table oid, as a heap table's
+ * would. AFTER ROW triggers re-read the row by its ctid and hand the trigger
+ * such a copy: with plain minimal slots NEW.ctid and NEW.tableoid were
+ * invalid. Postgres refuses ExecStoreMinimalTuple into a slot whose ops are
+ * not TTSOpsMinimalTuple itself, so LedgerStoreMinimalTuple stores instead,
+ * also for copyslot (ExecCopySlot into a ledger_am slot).
+ */
+static TupleTableSlotOps ledger_slot_ops;
+static bool ledger_slot_ops_ready = false;
+
+static HeapTuple
+ledger_copy_heap_tuple(TupleTableSlot *slot)
+{
+	HeapTuple	tuple = TTSOpsMinimalTuple.copy_heap_tuple(slot);
+
+	tuple->t_self = slot->tts_tid;
+	tuple->t_tableOid = slot->tts_tableOid;
+	return tuple;
+}
+
+/* tts_minimal_copyslot, storing through LedgerStoreMinimalTuple. */
+static void
+ledger_copyslot(TupleTableSlot *dstslot, TupleTableSlot *srcslot)
+{
+	MemoryContext oldcontext = MemoryContextSwitchTo(dstslot->tts_mcxt);
+	MinimalTuple mintuple = ExecCopySlotMinimalTuple(srcslot);
+
+	MemoryContextSwitchTo(oldcontext);
+	LedgerStoreMinimalTuple(mintuple, dstslot, true);
+}
+
+const TupleTableSlotOps *
+LedgerSlotOps(void)
+{
+	if (!ledger_slot_ops_ready)
+	{
+		ledger_slot_ops = TTSOpsMinimalTuple;
+		ledger_slot_ops.copy_heap_tuple = ledger_copy_heap_tuple;
+		ledger_slot_ops.copyslot = ledger_copyslot;
+		ledger_slot_ops_ready = true;
+	}
+	return &ledger_slot_ops;
+}
+
+void
+LedgerStoreMinimalTuple(MinimalTuple mtup, TupleTableSlot *slot, bool shouldFree)
+{
+	MinimalTupleTableSlot *mslot = (MinimalTupleTableSlot *) slot;
+
+	if (slot->tts_ops == &TTSOpsMinimalTuple)
+	{
+		ExecStoreMinimalTuple(mtup, slot, shouldFree);
+		return;
+	}
+	if (slot->tts_ops != &ledger_slot_ops)
+	{
+		/* Any other slot type (a caller's own): deformed into it. */
+		ExecForceStoreMinimalTuple(mtup, slot, shouldFree);
+		return;
+	}
+	/* What ExecStoreMinimalTuple does for a minimal slot. */
+	ExecClearTuple(slot);
+	slot->tts_flags &= ~TTS_FLAG_EMPTY;
+	slot->tts_nvalid = 0;
+	mslot->off = 0;
+	mslot->mintuple = mtup;
+	mslot->minhdr.t_len = mtup->t_len + MINIMAL_TUPLE_OFFSET;
+	mslot->minhdr.t_data = (HeapTupleHeader) ((char *) mtup - MINIMAL_TUPLE_OFFSET);
+	if (shouldFree)
+		slot->tts_flags |= TTS_FLAG_SHOULDFREE;
+}
+
 void
 RowStoreInSlot(TupleTableSlot *slot, Relation rel, uint64 row_id, const char *value,
 			   uint32 value_len)
@@ -61,7 +136,7 @@ RowStoreInSlot(TupleTableSlot *slot, Relation rel, uint64 row_id, const char *va
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("ledger_am row " UINT64_FORMAT " of table \"%s\" is malformed",
 						row_id, RelationGetRelationName(rel))));
-	ExecStoreMinimalTuple(mtup, slot, false);
+	LedgerStoreMinimalTuple(mtup, slot, false);
 	slot->tts_tableOid = RelationGetRelid(rel);
 	RowIdToItemPointer(row_id, &slot->tts_tid);
 }

@@ -486,7 +486,7 @@ position_for(LedgerScanDesc s, bool backward)
 static const TupleTableSlotOps *
 ledger_am_slot_callbacks(Relation relation)
 {
-	return &TTSOpsMinimalTuple;
+	return LedgerSlotOps();
 }
 
 /* ------------------------------------------------------------------------
@@ -874,7 +874,7 @@ fetch_ahead(LedgerIndexFetchData *f, uint64 row_id, ItemPointer tid, Snapshot sn
 	}
 	mtup = (MinimalTuple) MemoryContextAlloc(slot->tts_mcxt, len - ledger_am::kRowHeaderSize);
 	memcpy(mtup, value + ledger_am::kRowHeaderSize, len - ledger_am::kRowHeaderSize);
-	ExecStoreMinimalTuple(mtup, slot, true);
+	LedgerStoreMinimalTuple(mtup, slot, true);
 	slot->tts_tableOid = RelationGetRelid(rel);
 	slot->tts_tid = *tid;
 	PredicateLockTID(rel, tid, snapshot, XidFromFullTransactionId(FullTransactionIdFromU64(hdr.xmin)));
@@ -947,7 +947,7 @@ fetch_visible(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTableSlot *
 		pfree(mtup);
 		return false;
 	}
-	ExecStoreMinimalTuple(mtup, slot, true);
+	LedgerStoreMinimalTuple(mtup, slot, true);
 	slot->tts_tableOid = RelationGetRelid(rel);
 	slot->tts_tid = *tid;
 	if (IsMVCCSnapshot(snapshot))

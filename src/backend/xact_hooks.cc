@@ -328,7 +328,10 @@ ledger_xact_callback(XactEvent event, void *arg)
 			settle_pending(false);
 			if (xact_wrote &&
 				!ChannelCallNoError(ledger_am::kOpRelease, NULL, 0, 0, 5000))
-				elog(LOG, "ledger_am: could not release row id reservations now");
+			{
+				elog(LOG, "ledger_am: could not release row id reservations now; retrying at the next request");
+				ChannelOweRelease();
+			}
 			xact_wrote = false;
 			nlocal_ranges = 0;
 			break;

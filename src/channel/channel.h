@@ -140,6 +140,11 @@ struct ChannelControl
 	pg_atomic_uint32 inflight;		/* requests posted and not yet answered */
 	pg_atomic_uint64 append_seq;	/* bumped after every ring append */
 	Latch	   *worker_latch;
+	/* Why the previous worker exited, if it gave up after a failed write:
+	 * the EngineCode (0: it did not) and the error, reported by the next
+	 * worker to the requests the exit cut off. */
+	int32		restart_code;
+	char		restart_message[200];
 	uint32		nslots;
 	uint32		buffer_size;
 	uint32		ring_size;

@@ -23,6 +23,7 @@
  * recycle_log_file_num stays 0 rather than pretending.
  */
 #include "worker/engine.h"
+#include "worker/rocks_logger.h"
 
 #include <algorithm>
 #include <atomic>
@@ -142,33 +143,71 @@ FromRocks(const rocksdb::Status &s)
 	return MakeStatus(code, s.ToString().c_str());
 }
 
-/* Set when a write failed with an I/O error (disk full): RocksDB then
- * refuses writes until DB::Resume() succeeds, and a WAL sync on the failed
- * writer would trip an assertion in Debian's librocksdb. Read by the
- * group-commit thread, hence atomic. */
+/* Set when a write or WAL sync failed with an I/O error (disk full, EIO).
+ *
+ * RocksDB 7.8 must never touch a WAL file again once an append or sync on it
+ * failed: Debian builds librocksdb with assertions on, and the next Append,
+ * Flush or Sync of that WritableFileWriter -- including the one in the log
+ * writer's destructor at DB::Close() -- aborts the process (upstream stopped
+ * writing to a failed WAL only in 9.x, facebook/rocksdb#12448). DB::Resume()
+ * does not avoid it: the failed writer stays in the log list and a later
+ * SyncWAL() trips the same assertion. So after the first failure the
+ * instance takes no more writes (every write and sync is refused here), is
+ * never closed, and the storage worker exits at the end of its pass: the
+ * postmaster starts a fresh one a second later, which reopens the instance
+ * and recovers its WAL (point-in-time: the torn record of the failed write
+ * is dropped; transactions that wrote through the old worker fail at commit,
+ * see check_generation in xact_hooks.cc). Read by the group-commit thread,
+ * hence atomic. */
 std::atomic<bool> g_write_failed{false};
+/* The EngineCode of that first failure, reported by every refused write,
+ * and its message (written once, under g_write_mu or by the worker thread,
+ * before g_write_failed is set). */
+std::atomic<int> g_write_failed_code{static_cast<int>(EngineCode::kOk)};
+char g_write_failed_message[sizeof(EngineStatus::message)];
 
 /* Serializes writes with the group-commit thread's WAL sync: a sync must not
  * run between a failed write and g_write_failed being set. Writes take it
  * for microseconds; a sync for one fsync. */
 std::mutex g_write_mu;
 
-/* LockedWrite writes a batch under g_write_mu, refusing
- * while the writer has failed and cannot be resumed. */
+/* NoteWriteError records a failed write or WAL sync (see g_write_failed). */
+void
+NoteWriteError(const rocksdb::Status &s)
+{
+	if (!(s.IsIOError() || s.IsNoSpace() || s.IsCorruption()))
+		return;
+	static std::atomic<bool> noted{false};
+
+	if (noted.exchange(true))
+		return;
+	EngineStatus es = FromRocks(s);
+	std::memcpy(g_write_failed_message, es.message, sizeof(g_write_failed_message));
+	g_write_failed_code.store(static_cast<int>(es.code));
+	g_write_failed.store(true);
+}
+
+/* RefusedWrite is the status of a write refused after an earlier failure. */
+rocksdb::Status
+RefusedWrite()
+{
+	const char *msg = "the storage engine is restarting after a failed write";
+
+	if (g_write_failed_code.load() == static_cast<int>(EngineCode::kNoSpace))
+		return rocksdb::Status::NoSpace(msg);
+	return rocksdb::Status::IOError(msg);
+}
+
+/* LockedWrite writes a batch under g_write_mu, refusing once a write has
+ * failed (see g_write_failed). */
 rocksdb::Status
 LockedWrite(const rocksdb::WriteOptions &wo, rocksdb::WriteBatch *batch)
 {
 	std::lock_guard<std::mutex> lock(g_write_mu);
 	if (g_write_failed.load())
-	{
-		rocksdb::Status r = g_db->Resume();
-		if (!r.ok())
-			return rocksdb::Status::NoSpace("the storage is still failing after an earlier write error: " + r.ToString());
-		g_write_failed.store(false);
-	}
+		return RefusedWrite();
 	rocksdb::Status s = g_db->Write(wo, batch);
-	if (s.IsIOError() || s.IsNoSpace() || s.IsCorruption())
-		g_write_failed.store(true);
+	NoteWriteError(s);
 	return s;
 }
 
@@ -177,25 +216,17 @@ LockedWrite(const rocksdb::WriteOptions &wo, rocksdb::WriteBatch *batch)
 EngineStatus
 FromWrite(const rocksdb::Status &s)
 {
-	if (s.IsIOError() || s.IsNoSpace() || s.IsCorruption())
-		g_write_failed.store(true);
+	NoteWriteError(s);
 	return FromRocks(s);
 }
 
-/* ResumeAfterWriteError tries to bring a failed writer back (space freed);
- * returns the reason it is still failed. */
+/* RefuseIfWriteFailed is OK while writes are allowed, else the refusal. */
 EngineStatus
-ResumeAfterWriteError()
+RefuseIfWriteFailed()
 {
-	std::lock_guard<std::mutex> lock(g_write_mu);
-
 	if (!g_write_failed.load())
 		return OkStatus();
-	rocksdb::Status s = g_db->Resume();
-	if (!s.ok())
-		return FromRocks(s.IsNoSpace() || s.IsIOError() ? s : rocksdb::Status::NoSpace(s.ToString()));
-	g_write_failed.store(false);
-	return OkStatus();
+	return FromRocks(RefusedWrite());
 }
 
 /* FromException converts the exception in flight; call only inside catch. */
@@ -343,7 +374,7 @@ EnsureReserved(const TableId &t, TableState *st, uint64_t end)
 	rocksdb::WriteOptions wo;
 	wo.sync = true;
 	/* A synced write on a failed writer must not reach the WAL (see g_write_failed). */
-	EngineStatus es = ResumeAfterWriteError();
+	EngineStatus es = RefuseIfWriteFailed();
 	if (!es.ok())
 		return es;
 	rocksdb::WriteBatch one;
@@ -452,6 +483,11 @@ EngineOpen(const EngineOptions &options) noexcept
 		 * the worker loses nothing; only an OS crash can lose unsynced rows. */
 		ro.manual_wal_flush = false;
 		ro.avoid_flush_during_shutdown = false;
+		/* Reopening after a failed write (disk full) must not need space for
+		 * flushing the recovered memtables: the WAL stays until the next
+		 * regular flush. Point-in-time recovery goes on past the torn record
+		 * of the failed write because the next WAL continues its sequence. */
+		ro.avoid_flush_during_recovery = true;
 
 		rocksdb::BlockBasedTableOptions table;
 		table.block_cache = rocksdb::NewLRUCache(static_cast<size_t>(options.block_cache_bytes));
@@ -461,8 +497,32 @@ EngineOpen(const EngineOptions &options) noexcept
 		table.block_size = 16 * 1024;
 		ro.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
 
+		/* The directory must exist before the logger opens its file in it. */
+		(void) rocksdb::Env::Default()->CreateDirIfMissing(options.path);
+		ro.info_log = NewStdioLogger(options.path);
+		ro.keep_log_file_num = 1;
+
 		rocksdb::DB *db = nullptr;
 		rocksdb::Status s = rocksdb::DB::Open(ro, options.path, &db);
+		if (s.IsNoSpace() || (s.IsIOError() && s.ToString().find("No space") != std::string::npos))
+		{
+			/*
+			 * The disk is full and replaying the WAL overflowed a memtable,
+			 * which recovery flushes to an SST file. Replay into memtables
+			 * big enough to hold the WAL instead (it is at most the unflushed
+			 * memtables, write_buffer_number of them), so the committed rows
+			 * stay readable while the disk is full; new memtables get the
+			 * configured size again and the next flush, once space is freed,
+			 * writes them out.
+			 */
+			delete db;
+			db = nullptr;
+			rocksdb::Options roomy = ro;
+			roomy.write_buffer_size = std::max<size_t>(ro.write_buffer_size * 8, size_t(1) << 30);
+			s = rocksdb::DB::Open(roomy, options.path, &db);
+			if (s.ok())
+				(void) db->SetOptions({{"write_buffer_size", std::to_string(ro.write_buffer_size)}});
+		}
 		if (!s.ok())
 		{
 			delete db;
@@ -490,10 +550,17 @@ EngineClose() noexcept
 		g_ranges.clear();
 		if (g_db == nullptr)
 			return;
+		/* After a failed write the instance is abandoned, not closed: closing
+		 * would flush the failed WAL writer and abort (see g_write_failed).
+		 * The process is exiting; recovery reads the WAL on disk. */
+		if (g_write_failed.load())
+		{
+			g_db = nullptr;
+			return;
+		}
 		/* Nothing to report to: errors here are dropped, the WAL on disk is
 		 * what recovery will use anyway. */
-		if (!g_write_failed.load())
-			(void) g_db->FlushWAL(true);
+		(void) g_db->FlushWAL(true);
 		(void) g_db->Close();
 		delete g_db;
 		g_db = nullptr;
@@ -741,6 +808,22 @@ EngineWriteRowAt(const TableId &t, uint64_t row_id, const RowSlice &row) noexcep
 	}
 }
 
+bool
+EngineWriteFailed() noexcept
+{
+	return g_write_failed.load();
+}
+
+EngineStatus
+EngineWriteFailure() noexcept
+{
+	if (!g_write_failed.load())
+		return OkStatus();
+	EngineStatus es = MakeStatus(static_cast<EngineCode>(g_write_failed_code.load()), "");
+	std::memcpy(es.message, g_write_failed_message, sizeof(es.message));
+	return es;
+}
+
 /* EngineSync makes every write so far durable with one WAL fsync. */
 EngineStatus
 EngineSync() noexcept
@@ -751,16 +834,9 @@ EngineSync() noexcept
 			return NotOpen();
 		std::lock_guard<std::mutex> lock(g_write_mu);
 		if (g_write_failed.load())
-		{
-			rocksdb::Status r = g_db->Resume();
-			if (!r.ok())
-				return FromRocks(rocksdb::Status::NoSpace(
-					"the storage is still failing after an earlier write error: " + r.ToString()));
-			g_write_failed.store(false);
-		}
+			return FromRocks(RefusedWrite());
 		rocksdb::Status s = g_db->FlushWAL(true);
-		if (s.IsIOError() || s.IsNoSpace() || s.IsCorruption())
-			g_write_failed.store(true);
+		NoteWriteError(s);
 		return FromRocks(s);
 	}
 	catch (...)
@@ -937,7 +1013,7 @@ EngineDropTable(const TableId &t) noexcept
 		rocksdb::WriteOptions wo;
 		wo.sync = true;
 		{
-			EngineStatus resumed = ResumeAfterWriteError();
+			EngineStatus resumed = RefuseIfWriteFailed();
 			if (!resumed.ok())
 				return resumed;
 		}
@@ -1005,7 +1081,7 @@ EngineDropDatabase(uint32_t db) noexcept
 		rocksdb::WriteOptions wo;
 		wo.sync = true;
 		{
-			EngineStatus resumed = ResumeAfterWriteError();
+			EngineStatus resumed = RefuseIfWriteFailed();
 			if (!resumed.ok())
 				return resumed;
 		} /* see EngineDropTable */
@@ -1086,7 +1162,7 @@ EngineDropRangeKeys(const TableId &t, RangeDrop which, uint32_t declaration) noe
 		rocksdb::WriteOptions wo;
 		wo.sync = true;
 		{
-			EngineStatus resumed = ResumeAfterWriteError();
+			EngineStatus resumed = RefuseIfWriteFailed();
 			if (!resumed.ok())
 				return resumed;
 		}
@@ -1335,7 +1411,7 @@ EnginePurgeLostRows(uint64_t next_xid, uint64_t *examined, uint64_t *purged) noe
 		rocksdb::WriteOptions wo;
 		wo.sync = true;
 		{
-			EngineStatus resumed = ResumeAfterWriteError();
+			EngineStatus resumed = RefuseIfWriteFailed();
 			if (!resumed.ok())
 				return resumed;
 		}
@@ -1443,7 +1519,7 @@ EngineSetFrozen(const TableId &t, uint64_t frozen_below) noexcept
 		rocksdb::WriteOptions wo;
 		wo.sync = true;
 		{
-			EngineStatus resumed = ResumeAfterWriteError();
+			EngineStatus resumed = RefuseIfWriteFailed();
 			if (!resumed.ok())
 				return resumed;
 		}

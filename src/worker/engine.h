@@ -59,6 +59,13 @@ EngineStatus EngineOpen(const EngineOptions &options) noexcept;
 /* EngineClose flushes and closes the instance; safe if not open. */
 void EngineClose() noexcept;
 
+/* EngineWriteFailed is true once a write or WAL sync failed with an I/O
+ * error: the instance then takes no more writes and the storage worker must
+ * exit so a fresh one reopens it (see g_write_failed in engine.cc). */
+bool EngineWriteFailed() noexcept;
+/* EngineWriteFailure is that first failure (code and message). */
+EngineStatus EngineWriteFailure() noexcept;
+
 /* A row handed to EngineAppend: value = row header + payload. */
 struct RowSlice
 {

@@ -471,6 +471,29 @@ worker_exit(int code, Datum arg)
 	ledger_am::EngineClose();
 }
 
+/* restart_status is what a request cut off by the previous worker's exit
+ * gets: kWorkerRestarted, or, if that worker gave up after a failed write
+ * (disk full), that failure's code and message. */
+static EngineStatus
+restart_status(const char *what)
+{
+	EngineStatus st;
+
+	if (ledger_channel->restart_code != 0)
+	{
+		st.code = static_cast<EngineCode>(ledger_channel->restart_code);
+		strlcpy(st.message, what, sizeof(st.message));
+		strlcat(st.message, " after a failed write: ", sizeof(st.message));
+		strlcat(st.message, ledger_channel->restart_message, sizeof(st.message));
+	}
+	else
+	{
+		st.code = EngineCode::kWorkerRestarted;
+		strlcpy(st.message, what, sizeof(st.message));
+	}
+	return st;
+}
+
 /* reset_stale_slots fails requests posted to a previous worker incarnation. */
 static void
 reset_stale_slots(void)
@@ -485,18 +508,17 @@ reset_stale_slots(void)
 		 * reservations: their transactions must fail. */
 		if (pg_atomic_read_u64(&slot->ring_tail) != head)
 		{
-			EngineStatus st;
+			EngineStatus st = restart_status("the storage worker restarted before storing rows of this transaction");
 
-			st.code = EngineCode::kWorkerRestarted;
-			strlcpy(st.message, "the storage worker restarted before storing rows of this transaction",
-					sizeof(st.message));
 			set_ring_error(slot, st);
 			pg_atomic_write_u64(&slot->ring_tail, head);
 		}
 		if (ledger_am::SlotBusy(pg_atomic_read_u32(&slot->state)))
 		{
-			slot->status = static_cast<int32>(EngineCode::kWorkerRestarted);
-			strlcpy(slot->message, "the storage worker restarted", sizeof(slot->message));
+			EngineStatus st = restart_status("the storage worker restarted");
+
+			slot->status = static_cast<int32>(st.code);
+			strlcpy(slot->message, st.message, sizeof(slot->message));
 			slot->data_len = 0;
 			complete(slot);
 		}
@@ -514,7 +536,7 @@ open_engine(void)
 	EngineStatus st;
 	ledger_am::EngineOptions opts;
 
-	snprintf(path, sizeof(path), "%s/ledger_am", DataDir);
+	snprintf(path, sizeof(path), "%s/%s", DataDir, LEDGER_STORAGE_DIR);
 	opts = ledger_am::EngineDefaultOptions(path);
 	switch (ledger_compression)
 	{
@@ -647,6 +669,7 @@ ledger_am_worker_main(Datum arg)
 	ledger_channel->worker_latch = MyLatch;
 	pg_atomic_fetch_add_u64(&ledger_channel->generation, 1);
 	reset_stale_slots();
+	ledger_channel->restart_code = 0;
 	pg_write_barrier();
 	pg_atomic_write_u32(&ledger_channel->worker_pid, (uint32) MyProcPid);
 	elog(LOG, "ledger_am storage worker started (%u channel slots of %u kB)",
@@ -732,6 +755,28 @@ ledger_am_worker_main(Datum arg)
 				set_result(slot, st);
 				complete(slot);
 			}
+		}
+
+		/*
+		 * A write or WAL sync failed (disk full, EIO): this RocksDB instance
+		 * must not be written again (see g_write_failed in engine.cc). Every
+		 * request of this pass has had its answer; the exit answers queued
+		 * commits with the error and leaves the instance unclosed. Exit
+		 * status 1 is not a crash: the postmaster starts a new worker after
+		 * bgw_restart_time (1 s), which recovers the WAL and serves reads
+		 * even while the disk stays full.
+		 */
+		if (ledger_am::EngineWriteFailed())
+		{
+			EngineStatus failure = ledger_am::EngineWriteFailure();
+
+			strlcpy(ledger_channel->restart_message, failure.message,
+					sizeof(ledger_channel->restart_message));
+			ledger_channel->restart_code = static_cast<int32>(failure.code);
+			ereport(LOG,
+					(errmsg("ledger_am storage worker: a storage write failed, restarting the storage engine"),
+					 errdetail("%s", failure.message)));
+			proc_exit(1);
 		}
 
 		if (served > 0)
