@@ -86,6 +86,7 @@ ledger_shmem_startup(void)
 		pg_atomic_init_u32(&ledger_channel->worker_pid, 0);
 		pg_atomic_init_u64(&ledger_channel->generation, 0);
 		pg_atomic_init_u32(&ledger_channel->inflight, 0);
+		pg_atomic_init_u32(&ledger_channel->recent_clients, 0);
 		pg_atomic_init_u64(&ledger_channel->append_seq, 0);
 		ledger_channel->worker_latch = NULL;
 		ledger_channel->nslots = nslots;

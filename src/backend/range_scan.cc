@@ -72,7 +72,8 @@ static const Cost kRangeStartupCost = 1.0;
 static const Cost kRangeRowCost = 0.02;
 /* Per row when a time window is read as a run of row ids (sequential). */
 static const Cost kSweepRowCost = 0.004;
-/* Rows per request at first: small, so LIMIT 50 reads little. */
+/* Fewest rows of a first request when the query may stop early (see
+ * first_batch_rows). */
 static const uint32 kFirstBatchRows = 32;
 
 static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
@@ -538,6 +539,28 @@ placeholder(Node *expr)
 	return expr ? expr : (Node *) makeNullConst(INT4OID, -1, InvalidOid);
 }
 
+/*
+ * first_batch_rows is how many rows the scan's first request asks for (0: as
+ * many as fit in the channel buffer). Each request is a worker round trip, so
+ * ask for what the query will consume: with `LIMIT n` on this rel alone, n
+ * (more follow, four times as many each time, if filters or invisible rows
+ * eat some); with no LIMIT on this rel alone, every row is consumed, so a
+ * whole buffer; otherwise (joins, parameterized probes, LIMIT $1 in a generic
+ * plan) the planner's row estimate, at least kFirstBatchRows.
+ */
+static int
+first_batch_rows(PlannerInfo *root, CustomPath *path)
+{
+	bool		alone = bms_membership(root->all_baserels) == BMS_SINGLETON &&
+		path->path.param_info == NULL && root->query_level == 1;
+
+	if (alone && root->limit_tuples > 0)
+		return (int) Min(root->limit_tuples, 4096.0);
+	if (alone && root->parse->limitCount == NULL && root->parse->limitOffset == NULL)
+		return 0;
+	return (int) Max((double) kFirstBatchRows, Min(path->path.rows * 1.25 + 1, 4096.0));
+}
+
 static Plan *
 plan_range_path(PlannerInfo *root, RelOptInfo *rel, struct CustomPath *best_path, List *tlist,
 				List *clauses, List *custom_plans)
@@ -553,7 +576,8 @@ plan_range_path(PlannerInfo *root, RelOptInfo *rel, struct CustomPath *best_path
 	cscan->custom_exprs = list_make3(placeholder((Node *) linitial(best_path->custom_private)),
 									 placeholder((Node *) lsecond(best_path->custom_private)),
 									 placeholder((Node *) lthird(best_path->custom_private)));
-	cscan->custom_private = list_make1(copyObjectImpl(lfourth(best_path->custom_private)));
+	cscan->custom_private = list_make2(copyObjectImpl(lfourth(best_path->custom_private)),
+									   makeInteger(first_batch_rows(root, best_path)));
 	cscan->custom_scan_tlist = NIL;
 	cscan->methods = &range_scan_methods;
 	return &cscan->scan.plan;
@@ -581,6 +605,7 @@ struct RangeScanState
 	Size		chunk_pos;
 	uint64		frozen_below;
 	uint32		batch_rows;
+	uint32		first_batch;	/* batch_rows of the first request (plan time) */
 	bool		sweep;			/* RF_UNORDERED reading row ids [sweep_from, sweep_to) */
 	uint64		sweep_from;
 	uint64		sweep_to;
@@ -618,6 +643,7 @@ create_range_scan_state(CustomScan *cscan)
 	NodeSetTag(rs, T_CustomScanState);
 	rs->css.methods = &range_exec_methods;
 	rs->flags = intVal(linitial(cscan->custom_private));
+	rs->first_batch = intVal(lsecond(cscan->custom_private));
 	return (Node *) rs;
 }
 
@@ -865,7 +891,7 @@ range_next(ScanState *ss)
 	{
 		rs->started = true;
 		rs->chunk_len = rs->chunk_pos = 0;
-		rs->batch_rows = kFirstBatchRows;
+		rs->batch_rows = rs->first_batch;
 		rs->sweep = false;
 		rs->done = !start_stream(rs);
 		if (!rs->done && (rs->flags & RF_UNORDERED))

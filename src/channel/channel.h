@@ -138,6 +138,10 @@ struct ChannelControl
 	pg_atomic_uint32 worker_pid;	/* 0 while no worker serves requests */
 	pg_atomic_uint64 generation;	/* bumped at each worker start */
 	pg_atomic_uint32 inflight;		/* requests posted and not yet answered */
+	/* Distinct clients the worker served within the last few milliseconds.
+	 * Worker and clients poll instead of sleeping only while it is <= 1: on
+	 * 2 vCPUs, polling pays for a lone client and starves several. */
+	pg_atomic_uint32 recent_clients;
 	pg_atomic_uint64 append_seq;	/* bumped after every ring append */
 	Latch	   *worker_latch;
 	/* Why the previous worker exited, if it gave up after a failed write:
