@@ -300,8 +300,9 @@ ledger_xact_callback(XactEvent event, void *arg)
 				check_generation();
 				ledger_am::TableId none = {0, 0, 0};
 
-				ChannelSimpleCall(ledger_am::kOpSync, none, 0, 0, NULL, NULL,
-								  "making committed rows durable");
+				ChannelSimpleCall(ledger_am::kOpSync, none,
+								  synchronous_commit > SYNCHRONOUS_COMMIT_OFF ? 0 : ledger_am::kSyncLazy,
+								  0, NULL, NULL, "making committed rows durable");
 				if (synchronous_commit > SYNCHRONOUS_COMMIT_OFF)
 					ForceSyncCommit();
 				if (ledger_debug_crash_before_commit_record)

@@ -82,6 +82,10 @@ RangeResumeKey(char *data, uint32 buffer_size)
 
 /* kOpGet and kOpScan answer the table's frozen watermark in out2. */
 
+/* arg1 of kOpSync: the commit runs with synchronous_commit = off, so the
+ * worker may answer without waiting for the WAL sync when the transaction's
+ * rows all went into RocksDB in one WriteBatch (see storage_worker.cc). */
+constexpr uint64 kSyncLazy = 1;
 constexpr uint32 kScanBackward = 1;
 constexpr uint32 kScanDone = 1;
 

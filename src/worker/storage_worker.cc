@@ -61,6 +61,17 @@ complete(ChannelSlot *slot)
 	ledger_am::ChannelComplete(slot);
 }
 
+/*
+ * WriteBatches that carried a slot's rows since its transaction's last sync
+ * or release. A commit with synchronous_commit = off is answered without
+ * waiting for the WAL sync only when this is at most 1: its rows then went
+ * into RocksDB as one atomic write, so an OS crash can lose the whole
+ * transaction (as Postgres may lose an asynchronous commit) but never keep
+ * part of it. (A process crash loses nothing: Write() hands the WAL record
+ * to the kernel.)
+ */
+static uint32 *slot_batches = NULL;
+
 /* Whether the group-commit thread runs (else syncs happen in the loop). */
 static bool sync_thread = false;
 
@@ -161,6 +172,11 @@ drain_rings(void)
 	}
 	if (n > 0)
 	{
+		uint32		last = UINT32_MAX;
+
+		for (size_t j = 0; j < n; j++)
+			if (drain_slot[j] != last)
+				slot_batches[last = drain_slot[j]]++;
 		(void) ledger_am::EngineWriteReserved(drain_rows, n, drain_status);
 		for (size_t j = 0; j < n; j++)
 			if (!drain_status[j].ok())
@@ -348,6 +364,25 @@ serve(ChannelSlot *slot)
 		slot->data_len = 0;
 		set_result(slot, st);
 		return;
+	}
+	switch (slot->op)
+	{
+		case ledger_am::kOpPing:
+		case ledger_am::kOpGet:
+		case ledger_am::kOpScan:
+		case ledger_am::kOpRangeScan:
+		case ledger_am::kOpRangeBounds:
+		case ledger_am::kOpNextRowId:
+		case ledger_am::kOpTableStats:
+		case ledger_am::kOpReserve:
+			break;
+		case ledger_am::kOpRelease:
+			slot_batches[slot_index(slot)] = 0;
+			break;
+		default:
+			/* Any other request writes (at least) one batch. */
+			slot_batches[slot_index(slot)]++;
+			break;
 	}
 	switch (slot->op)
 	{
@@ -660,6 +695,7 @@ ledger_am_worker_main(Datum arg)
 		ereport(FATAL, (errmsg("ledger_am channel is not initialised")));
 	nslots = ledger_channel->nslots;
 	sync_slots = (uint32 *) palloc(sizeof(uint32) * nslots);
+	slot_batches = (uint32 *) palloc0(sizeof(uint32) * nslots);
 
 	open_engine();
 	on_shmem_exit(worker_exit, 0);
@@ -682,6 +718,7 @@ ledger_am_worker_main(Datum arg)
 	TimestampTz pass_time = 0;
 	TimestampTz *last_served = (TimestampTz *) palloc0(sizeof(TimestampTz) * nslots);
 	bool		spinning = false;
+	bool		lazy_unsynced = false;
 	TimestampTz spin_start = 0;
 
 	while (!shutdown_requested)
@@ -748,6 +785,21 @@ ledger_am_worker_main(Datum arg)
 					complete(slot);
 					continue;
 				}
+				if (slot->arg1 == ledger_am::kSyncLazy && slot_batches[sync_slots[j]] <= 1)
+				{
+					/* synchronous_commit = off, rows in one atomic write:
+					 * answered now, synced within kLazySyncMs. */
+					slot_batches[sync_slots[j]] = 0;
+					slot->data_len = 0;
+					set_result(slot, EngineStatus{EngineCode::kOk, ""});
+					complete(slot);
+					if (sync_thread)
+						ledger_am::SyncThreadNoteLazy();
+					else
+						lazy_unsynced = true;
+					continue;
+				}
+				slot_batches[sync_slots[j]] = 0;
 				if (sync_thread)
 				{
 					/* Taken: later passes must not see it as a new request. */
@@ -829,6 +881,14 @@ ledger_am_worker_main(Datum arg)
 		}
 		spinning = false;
 		idle_passes = 0;
+		if (lazy_unsynced)
+		{
+			/* No group-commit thread: sync lazily answered commits before
+			 * sleeping (a failure is handled like any failed write). */
+			(void) ledger_am::EngineSync();
+			lazy_unsynced = false;
+			continue;
+		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10000L,
 							 PG_WAIT_EXTENSION);
 	}

@@ -5,6 +5,7 @@
 
 #include <signal.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -20,6 +21,8 @@ std::mutex g_mu;
 std::condition_variable g_cv;
 std::vector<ChannelSlot *> g_queue;
 bool g_stop = false;
+bool g_lazy = false;			/* unsynced lazily answered commits */
+std::chrono::steady_clock::time_point g_lazy_since;	/* the first of them */
 std::thread *g_thread = nullptr;
 
 /* Answer completes queued requests with the outcome of their sync. */
@@ -51,9 +54,26 @@ Run() noexcept
 		{
 			std::unique_lock<std::mutex> lock(g_mu);
 
-			g_cv.wait(lock, [] { return g_stop || !g_queue.empty(); });
-			if (g_queue.empty() && g_stop)
-				return;
+			for (;;)
+			{
+				if (!g_queue.empty())
+					break;
+				if (g_stop)
+					return;
+				if (g_lazy)
+				{
+					auto deadline = g_lazy_since + std::chrono::milliseconds(kLazySyncMs);
+
+					if (std::chrono::steady_clock::now() >= deadline)
+						break;
+					g_cv.wait_until(lock, deadline);
+				}
+				else
+					g_cv.wait(lock);
+			}
+			/* A sync makes everything written so far durable, lazily
+			 * answered commits included. */
+			g_lazy = false;
 			batch.swap(g_queue);
 		}
 		catch (...)
@@ -112,6 +132,27 @@ SyncThreadStop() noexcept
 	}
 	delete g_thread;
 	g_thread = nullptr;
+}
+
+void
+SyncThreadNoteLazy() noexcept
+{
+	try
+	{
+		{
+			std::lock_guard<std::mutex> lock(g_mu);
+
+			if (g_lazy)
+				return;
+			g_lazy = true;
+			g_lazy_since = std::chrono::steady_clock::now();
+		}
+		g_cv.notify_one();
+	}
+	catch (...)
+	{
+		/* The next commit's sync covers it. */
+	}
 }
 
 void

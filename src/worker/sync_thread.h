@@ -25,6 +25,13 @@ void		SyncThreadStop() noexcept;
 /* SyncThreadEnqueue queues a commit's sync request; the thread completes it. */
 void		SyncThreadEnqueue(ChannelSlot *slot) noexcept;
 
+/* SyncThreadNoteLazy tells the thread that a commit was answered before its
+ * rows were synced (synchronous_commit = off): it syncs within
+ * kLazySyncMs, like Postgres' WAL writer does for asynchronous commits. */
+void		SyncThreadNoteLazy() noexcept;
+
+constexpr int kLazySyncMs = 200;
+
 } // namespace ledger_am
 
 #endif

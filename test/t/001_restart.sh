@@ -27,22 +27,10 @@ BG_PID=""
 APP=t001_uncommitted
 
 # ok_if STATUS DESCRIPTION [DIAG]: one TAP line; STATUS 0 means pass.
-ok_if() {
-  TESTNO=$((TESTNO + 1))
-  if [[ $1 -eq 0 ]]; then
-    echo "ok $TESTNO - $2"
-  else
-    echo "not ok $TESTNO - $2"
-    FAILED=$((FAILED + 1))
-    [[ -n "${3:-}" ]] && sed 's/^/#   /' <<<"$3"
-  fi
-  return 0
-}
+# shellcheck source=tap.sh
+source "$REPO_ROOT/test/t/tap.sh"
 
 # expect_eq DESCRIPTION GOT WANT: pass when GOT equals WANT.
-expect_eq() {
-  if [[ "$2" == "$3" ]]; then ok_if 0 "$1"; else ok_if 1 "$1" "got: '$2'"$'\n'"want: '$3'"; fi
-}
 
 # bail REASON: report every remaining planned test as failed, then exit.
 bail() {

@@ -3,10 +3,11 @@
 # across kill -9 crashes under concurrent load (TAP output).
 #
 #   bash test/t/002_crash_load.sh            (as root; CI mode: 10 + 4 cycles, ~2-3 min)
-#   CRASH_CYCLES=100 CRASH_CYCLES_ASYNC=20 bash test/t/002_crash_load.sh
-#                                            (long mode; the table grows by ~40k rows a
-#                                            cycle and every check reads all of it, so
-#                                            expect about an hour)
+#   CRASH_CYCLES=100 CRASH_CYCLES_ASYNC=20 CRASH_ROTATE=10 bash test/t/002_crash_load.sh
+#                                            (long mode: ~40 min here; every check reads
+#                                            the whole table, which grows by ~40k rows a
+#                                            cycle, so CRASH_ROTATE=N drops it and starts
+#                                            a fresh one every N cycles, totals carried)
 #
 # Starts a throwaway cluster (port 54341, T002_PORT to override) with
 # shared_preload_libraries='ledger_am', creates the canonical events table and
@@ -59,6 +60,7 @@ source "$REPO_ROOT/scripts/cluster.sh"
 PORT=${T002_PORT:-54341}
 CRASH_CYCLES=${CRASH_CYCLES:-10}
 CRASH_CYCLES_ASYNC=${CRASH_CYCLES_ASYNC:-4}
+CRASH_ROTATE=${CRASH_ROTATE:-0}
 CLIENTS=${LOAD_CLIENTS:-4}
 SEED=${T002_SEED:-$(( $(date +%s) % 32768 ))}
 RANDOM=$SEED
@@ -70,7 +72,12 @@ declare -A KIND_TEXT=(
   [d]="kill -9 all processes at once"
 )
 PER_CYCLE=6
-PLAN=$(( 2 + PER_CYCLE * (CRASH_CYCLES + CRASH_CYCLES_ASYNC) + 5 + 2 + 2 ))
+ROTATIONS_PLANNED=0
+if (( CRASH_ROTATE > 0 )); then
+  ROTATIONS_PLANNED=$(( (CRASH_CYCLES > 0 ? (CRASH_CYCLES - 1) / CRASH_ROTATE : 0) +
+                        (CRASH_CYCLES_ASYNC > 0 ? (CRASH_CYCLES_ASYNC - 1) / CRASH_ROTATE : 0) ))
+fi
+PLAN=$(( 2 + PER_CYCLE * (CRASH_CYCLES + CRASH_CYCLES_ASYNC) + ROTATIONS_PLANNED + 5 + 2 + 2 ))
 TESTNO=0
 FAILED=0
 DIR=""
@@ -79,17 +86,8 @@ LOAD_PIDS=()
 T_START=$(date +%s)
 
 # ok_if STATUS DESCRIPTION [DIAG]: one TAP line; STATUS 0 means pass.
-ok_if() {
-  TESTNO=$((TESTNO + 1))
-  if [[ $1 -eq 0 ]]; then
-    echo "ok $TESTNO - $2"
-  else
-    echo "not ok $TESTNO - $2"
-    FAILED=$((FAILED + 1))
-    [[ -n "${3:-}" ]] && sed 's/^/#   /' <<<"$3"
-  fi
-  return 0
-}
+# shellcheck source=tap.sh
+source "$REPO_ROOT/test/t/tap.sh"
 
 # bail REASON: report every remaining planned test as failed, then exit.
 bail() {
@@ -292,6 +290,35 @@ LOST_SYNC=0
 LOST_ASYNC=0
 SYNC_ACKED=0
 ASYNC_ACKED=0
+
+# Totals banked by rotate (tables dropped in long mode).
+BANK_BATCHES=0
+BANK_ROWS=0
+BANK_SYNC_ACKED=0
+BANK_ASYNC_ACKED=0
+BANK_LOST_SYNC=0
+BANK_LOST_ASYNC=0
+ROTATIONS=0
+
+# rotate: long mode (CRASH_ROTATE): bank this table's totals, set its
+# acknowledgement logs aside, drop it and create a fresh events table, so the
+# checks of the next cycles read a bounded table. One test.
+rotate() {
+  local out
+  BANK_BATCHES=$((BANK_BATCHES + LAST_BATCHES)); BANK_ROWS=$((BANK_ROWS + LAST_ROWS))
+  BANK_SYNC_ACKED=$((BANK_SYNC_ACKED + SYNC_ACKED)); BANK_ASYNC_ACKED=$((BANK_ASYNC_ACKED + ASYNC_ACKED))
+  BANK_LOST_SYNC=$((BANK_LOST_SYNC + LOST_SYNC)); BANK_LOST_ASYNC=$((BANK_LOST_ASYNC + LOST_ASYNC))
+  LAST_BATCHES=0; LAST_ROWS=0; SYNC_ACKED=0; ASYNC_ACKED=0; LOST_SYNC=0; LOST_ASYNC=0
+  ROTATIONS=$((ROTATIONS + 1))
+  mkdir -p "$WORK/table$ROTATIONS"
+  mv "$WORK"/c*.ack "$WORK/table$ROTATIONS/" 2>/dev/null
+  if out=$(q "DROP TABLE events; SELECT ledger_am.create_events_table('events');
+              SELECT count(*) FROM events" 2>&1) && [[ "$(tail -n 1 <<<"$out")" == 0 ]]; then
+    ok_if 0 "rotation $ROTATIONS: table dropped after the crashes, a fresh events table is empty"
+  else
+    ok_if 1 "rotation $ROTATIONS: table dropped and created again" "$out"
+  fi
+}
 
 # verify_state: one pass over the table after a restart; sets V_* variables.
 # Sync acks are the files of clients c1..c$CLIENTS, async acks the others.
@@ -577,10 +604,12 @@ echo "# storage worker pid found via ${WORKER_VIA:-?}"
 # Kill cycles, synchronous_commit = on (clients c1..c$CLIENTS).
 for ((cyc = 1; cyc <= CRASH_CYCLES; cyc++)); do
   run_cycle "$cyc" "${KINDS[$(( (cyc - 1) % 4 ))]}" sync 1 on
+  if (( CRASH_ROTATE > 0 && cyc % CRASH_ROTATE == 0 && cyc < CRASH_CYCLES )); then rotate; fi
 done
 # Kill cycles, synchronous_commit = off (clients c$((CLIENTS+1)).. ).
 for ((cyc = 1; cyc <= CRASH_CYCLES_ASYNC; cyc++)); do
   run_cycle "$cyc" "${KINDS[$(( (cyc - 1) % 4 ))]}" async $((CLIENTS + 1)) off
+  if (( CRASH_ROTATE > 0 && cyc % CRASH_ROTATE == 0 && cyc < CRASH_CYCLES_ASYNC )); then rotate; fi
 done
 
 # Deterministic: PANIC between the RocksDB sync and the commit record.
@@ -736,8 +765,8 @@ fi
 
 SUMMARY_LINES+=(
   "kill cycles run: $CYCLES_RUN ($CRASH_CYCLES with synchronous_commit=on, $CRASH_CYCLES_ASYNC with off)"
-  "batches checked: $LAST_BATCHES (rows: $LAST_ROWS); acknowledged: $SYNC_ACKED with synchronous_commit=on, $ASYNC_ACKED with off"
-  "acknowledged batches lost with synchronous_commit=on: $LOST_SYNC"
-  "acknowledged batches lost with synchronous_commit=off: $LOST_ASYNC (allowed)"
+  "batches checked: $((BANK_BATCHES + LAST_BATCHES)) (rows: $((BANK_ROWS + LAST_ROWS)), in $((ROTATIONS + 1)) table(s)); acknowledged: $((BANK_SYNC_ACKED + SYNC_ACKED)) with synchronous_commit=on, $((BANK_ASYNC_ACKED + ASYNC_ACKED)) with off"
+  "acknowledged batches lost with synchronous_commit=on: $((BANK_LOST_SYNC + LOST_SYNC))"
+  "acknowledged batches lost with synchronous_commit=off: $((BANK_LOST_ASYNC + LOST_ASYNC)) (allowed)"
 )
 finish

@@ -39,17 +39,8 @@ TABLES=(events odd heap_table)
 declare -A ORDER_KEY=([events]=event_id [odd]=id [heap_table]=id)
 
 # ok_if STATUS DESCRIPTION [DIAG]: one TAP line; STATUS 0 means pass.
-ok_if() {
-  TESTNO=$((TESTNO + 1))
-  if [[ $1 -eq 0 ]]; then
-    echo "ok $TESTNO - $2"
-  else
-    echo "not ok $TESTNO - $2"
-    FAILED=$((FAILED + 1))
-    [[ -n "${3:-}" ]] && sed 's/^/#   /' <<<"$3"
-  fi
-  return 0
-}
+# shellcheck source=tap.sh
+source "$REPO_ROOT/test/t/tap.sh"
 
 # expect_eq DESCRIPTION GOT WANT: pass when GOT equals WANT.
 expect_eq() {

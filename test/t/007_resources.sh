@@ -58,18 +58,8 @@ WORK=""
 BG_PIDS=()
 COLS="event_id, event_type, aggregate_id, aggregate_version, ts, debit_account, credit_account, amount, currency, payload, metadata"
 
-ok_if() {
-  TESTNO=$((TESTNO + 1))
-  if [[ $1 -eq 0 ]]; then
-    echo "ok $TESTNO - $2"
-  else
-    echo "not ok $TESTNO - $2"
-    FAILED=$((FAILED + 1))
-    [[ -n "${3:-}" ]] && sed 's/^/#   /' <<<"$3"
-  fi
-  return 0
-}
-diag() { sed 's/^/# /' <<<"$*"; }
+# shellcheck source=tap.sh
+source "$REPO_ROOT/test/t/tap.sh"
 bail() {
   echo "# fatal: $1"
   while (( TESTNO < PLAN )); do ok_if 1 "not run ($1)"; done

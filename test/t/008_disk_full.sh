@@ -50,18 +50,8 @@ MOUNTED=0
 LOOPFILE=""
 DIR=""
 
-ok_if() {
-  TESTNO=$((TESTNO + 1))
-  if [[ $1 -eq 0 ]]; then
-    echo "ok $TESTNO - $2"
-  else
-    echo "not ok $TESTNO - $2"
-    FAILED=$((FAILED + 1))
-    [[ -n "${3:-}" ]] && sed 's/^/#   /' <<<"$3"
-  fi
-  return 0
-}
-diag() { sed 's/^/# /' <<<"$*"; }
+# shellcheck source=tap.sh
+source "$REPO_ROOT/test/t/tap.sh"
 skip_all() {
   echo "# skipping: $1"
   while (( TESTNO < PLAN )); do

@@ -45,21 +45,11 @@ TESTNO=0
 FAILED=0
 DIR=""
 
-ok_if() {
-  TESTNO=$((TESTNO + 1))
-  if [[ $1 -eq 0 ]]; then
-    echo "ok $TESTNO - $2"
-  else
-    echo "not ok $TESTNO - $2"
-    FAILED=$((FAILED + 1))
-    [[ -n "${3:-}" ]] && sed 's/^/#   /' <<<"$3"
-  fi
-  return 0
-}
+# shellcheck source=tap.sh
+source "$REPO_ROOT/test/t/tap.sh"
 expect_eq() {
   if [[ "$2" == "$3" ]]; then ok_if 0 "$1"; else ok_if 1 "$1" "got:  '$2'"$'\n'"want: '$3'"; fi
 }
-diag() { sed 's/^/# /' <<<"$*"; }
 bail() {
   echo "# fatal: $1"
   while (( TESTNO < PLAN )); do ok_if 1 "not run ($1)"; done

@@ -25,17 +25,8 @@ TESTNO=0
 FAILED=0
 DIR=""
 
-ok_if() {
-  TESTNO=$((TESTNO + 1))
-  if [[ $1 -eq 0 ]]; then echo "ok $TESTNO - $2"; else
-    echo "not ok $TESTNO - $2"; FAILED=$((FAILED + 1))
-    [[ -n "${3:-}" ]] && sed 's/^/#   /' <<<"$3"
-  fi
-  return 0
-}
-expect_eq() {
-  if [[ "$2" == "$3" ]]; then ok_if 0 "$1"; else ok_if 1 "$1" "got: '$2'"$'\n'"want: '$3'"; fi
-}
+# shellcheck source=tap.sh
+source "$REPO_ROOT/test/t/tap.sh"
 finish() {
   echo "# 010_concurrent_commits: $((TESTNO - FAILED)) passed, $FAILED failed"
   exit $(( FAILED > 0 ? 1 : 0 ))

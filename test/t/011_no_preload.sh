@@ -15,14 +15,8 @@ TESTNO=0
 FAILED=0
 DIR=""
 
-ok_if() {
-  TESTNO=$((TESTNO + 1))
-  if [[ $1 -eq 0 ]]; then echo "ok $TESTNO - $2"; else
-    echo "not ok $TESTNO - $2"; FAILED=$((FAILED + 1))
-    [[ -n "${3:-}" ]] && sed 's/^/#   /' <<<"$3"
-  fi
-  return 0
-}
+# shellcheck source=tap.sh
+source "$REPO_ROOT/test/t/tap.sh"
 cleanup() { [[ -n "$DIR" && -d "$DIR" ]] && cluster_remove "$DIR" >/dev/null 2>&1; }
 trap cleanup EXIT
 

@@ -35,14 +35,8 @@ FAILED=0
 BASE=""
 LOADER=""
 
-ok_if() {
-  TESTNO=$((TESTNO + 1))
-  if [[ $1 -eq 0 ]]; then echo "ok $TESTNO - $2"; else
-    echo "not ok $TESTNO - $2"; FAILED=$((FAILED + 1))
-    [[ -n "${3:-}" ]] && sed 's/^/#   /' <<<"$3"
-  fi
-  return 0
-}
+# shellcheck source=tap.sh
+source "$REPO_ROOT/test/t/tap.sh"
 finish() {
   while (( TESTNO < PLAN )); do ok_if 1 "not run"; done
   echo "# 012_base_backup: $((TESTNO - FAILED)) passed, $FAILED failed"
