@@ -30,7 +30,7 @@ void _PG_init(void);
 int			ledger_compression = LEDGER_COMPRESSION_LZ4;
 int			ledger_channel_buffer_kb = 256;
 int			ledger_append_ring_kb = 256;
-int			ledger_block_cache_mb = 64;
+int			ledger_block_cache_mb = 256;
 int			ledger_write_buffer_mb = 64;
 bool		ledger_debug_crash_before_commit_record = false;
 bool		ledger_storage_from_backup = false;
@@ -127,7 +127,7 @@ define_gucs(void)
 							PGC_POSTMASTER, GUC_UNIT_KB, NULL, NULL, NULL);
 	DefineCustomIntVariable("ledger_am.block_cache_mb",
 							"Size of the RocksDB block cache of the storage worker.",
-							NULL, &ledger_block_cache_mb, 64, 8, 1024 * 1024,
+							NULL, &ledger_block_cache_mb, 256, 8, 1024 * 1024,
 							PGC_POSTMASTER, GUC_UNIT_MB, NULL, NULL, NULL);
 	DefineCustomIntVariable("ledger_am.write_buffer_mb",
 							"Size of a RocksDB memtable of the storage worker.",

@@ -223,7 +223,7 @@ else
     "private $(mb "${b_anon:-0}") MB, peak RSS $(mb "${b_hwm:-0}") MB"
 fi
 if [[ -n "$w_hwm" ]] && (( $(mb "$w_hwm") < WORKER_MAX_MB )); then
-  ok_if 0 "storage worker peak RSS $(mb "$w_hwm") MB < $WORKER_MAX_MB MB (64 MB block cache + 2 x 64 MB memtables + channel)"
+  ok_if 0 "storage worker peak RSS $(mb "$w_hwm") MB < $WORKER_MAX_MB MB (256 MB block cache + 2 x 64 MB memtables + channel)"
 else
   ok_if 1 "storage worker peak RSS < $WORKER_MAX_MB MB" "peak RSS $(mb "${w_hwm:-0}") MB"
 fi
