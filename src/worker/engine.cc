@@ -473,7 +473,17 @@ EngineOpen(const EngineOptions &options) noexcept
 		ro.create_if_missing = true;
 		ro.compression = ToRocksCompression(options.compression);
 		if (options.zstd_bottommost)
+		{
 			ro.bottommost_compression = rocksdb::kZSTD;
+			/* A ZSTD dictionary per bottom-level file, trained on its own
+			 * blocks: events repeat their JSON keys, vocabularies and id
+			 * prefixes across rows, which one 16 kB block alone cannot
+			 * exploit. Measured: 1M canonical events 269 -> 225 MB (table_size
+			 * after compact), same scan and window read speed. */
+			ro.bottommost_compression_opts.enabled = true;
+			ro.bottommost_compression_opts.max_dict_bytes = 16 * 1024;
+			ro.bottommost_compression_opts.zstd_max_train_bytes = 100 * 16 * 1024;
+		}
 		ro.write_buffer_size = static_cast<size_t>(options.write_buffer_bytes);
 		ro.max_background_jobs = 2;
 		ro.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
