@@ -220,15 +220,6 @@ FromWrite(const rocksdb::Status &s)
 	return FromRocks(s);
 }
 
-/* RefuseIfWriteFailed is OK while writes are allowed, else the refusal. */
-EngineStatus
-RefuseIfWriteFailed()
-{
-	if (!g_write_failed.load())
-		return OkStatus();
-	return FromRocks(RefusedWrite());
-}
-
 /* FromException converts the exception in flight; call only inside catch. */
 EngineStatus
 FromException() noexcept
@@ -373,10 +364,6 @@ EnsureReserved(const TableId &t, TableState *st, uint64_t end)
 	PutU64BE(buf, target);
 	rocksdb::WriteOptions wo;
 	wo.sync = true;
-	/* A synced write on a failed writer must not reach the WAL (see g_write_failed). */
-	EngineStatus es = RefuseIfWriteFailed();
-	if (!es.ok())
-		return es;
 	rocksdb::WriteBatch one;
 	one.Put(ReservationKey(t), rocksdb::Slice(buf, sizeof(buf)));
 	rocksdb::Status s = LockedWrite(wo, &one);
@@ -514,7 +501,7 @@ EngineOpen(const EngineOptions &options) noexcept
 
 		rocksdb::DB *db = nullptr;
 		rocksdb::Status s = rocksdb::DB::Open(ro, options.path, &db);
-		if (s.IsNoSpace() || (s.IsIOError() && s.ToString().find("No space") != std::string::npos))
+		if (s.IsNoSpace())
 		{
 			/*
 			 * The disk is full and replaying the WAL overflowed a memtable,
@@ -1022,11 +1009,6 @@ EngineDropTable(const TableId &t) noexcept
 		 * be gone for good, or a crash would resurrect them into a new table. */
 		rocksdb::WriteOptions wo;
 		wo.sync = true;
-		{
-			EngineStatus resumed = RefuseIfWriteFailed();
-			if (!resumed.ok())
-				return resumed;
-		}
 		s = LockedWrite(wo, &batch);
 		if (!s.ok())
 			(void) FromWrite(s);
@@ -1090,11 +1072,6 @@ EngineDropDatabase(uint32_t db) noexcept
 		}
 		rocksdb::WriteOptions wo;
 		wo.sync = true;
-		{
-			EngineStatus resumed = RefuseIfWriteFailed();
-			if (!resumed.ok())
-				return resumed;
-		} /* see EngineDropTable */
 		s = batch.Count() > 0 ? LockedWrite(wo, &batch) : rocksdb::Status::OK();
 
 		ForgetRanges([db](const OwnedRange &r) { return r.table.db == db; });
@@ -1171,11 +1148,6 @@ EngineDropRangeKeys(const TableId &t, RangeDrop which, uint32_t declaration) noe
 		}
 		rocksdb::WriteOptions wo;
 		wo.sync = true;
-		{
-			EngineStatus resumed = RefuseIfWriteFailed();
-			if (!resumed.ok())
-				return resumed;
-		}
 		return FromWrite(LockedWrite(wo, &batch));
 	}
 	catch (...)
@@ -1420,11 +1392,6 @@ EnginePurgeLostRows(uint64_t next_xid, uint64_t *examined, uint64_t *purged) noe
 			return OkStatus();
 		rocksdb::WriteOptions wo;
 		wo.sync = true;
-		{
-			EngineStatus resumed = RefuseIfWriteFailed();
-			if (!resumed.ok())
-				return resumed;
-		}
 		return FromWrite(LockedWrite(wo, &batch));
 	}
 	catch (...)
@@ -1528,11 +1495,6 @@ EngineSetFrozen(const TableId &t, uint64_t frozen_below) noexcept
 		PutU64BE(buf, frozen_below);
 		rocksdb::WriteOptions wo;
 		wo.sync = true;
-		{
-			EngineStatus resumed = RefuseIfWriteFailed();
-			if (!resumed.ok())
-				return resumed;
-		}
 		rocksdb::WriteBatch one;
 		one.Put(FrozenKey(t), rocksdb::Slice(buf, sizeof(buf)));
 		rocksdb::Status s = LockedWrite(wo, &one);
