@@ -32,20 +32,9 @@ source "$REPO_ROOT/test/t/tap.sh"
 
 # expect_eq DESCRIPTION GOT WANT: pass when GOT equals WANT.
 
-# bail REASON: report every remaining planned test as failed, then exit.
-bail() {
-  echo "# fatal: $1"
-  while (( TESTNO < PLAN )); do
-    ok_if 1 "not run ($1)"
-  done
-  finish
-}
 
 # finish: print the summary and exit with the overall status.
-finish() {
-  echo "# 001_restart: $((TESTNO - FAILED)) passed, $FAILED failed"
-  exit $(( FAILED > 0 ? 1 : 0 ))
-}
+finish() { tap_exit 001_restart; }
 
 # cleanup: stop the background session and the cluster, remove the data dir.
 cleanup() {
@@ -54,16 +43,8 @@ cleanup() {
   fi
   [[ -n "$DIR" ]] && rm -f "$DIR.bg.log"
   if [[ -n "$DIR" && -d "$DIR" ]]; then
-    if (( FAILED > 0 )) && [[ -f "$DIR/server.log" ]]; then
-      echo "# last lines of $DIR/server.log:"
-      tail -n 30 "$DIR/server.log" | sed 's/^/#   /'
-    fi
-    if [[ "${KEEP_CLUSTER:-0}" == 1 ]]; then
-      cluster_stop "$DIR" fast >/dev/null 2>&1
-      echo "# cluster kept in $DIR"
-    else
-      cluster_remove "$DIR" >/dev/null 2>&1
-    fi
+    tap_server_log "$DIR" 30
+    tap_drop_cluster "$DIR" "cluster kept in $DIR"
   fi
 }
 trap cleanup EXIT

@@ -89,14 +89,6 @@ T_START=$(date +%s)
 # shellcheck source=tap.sh
 source "$REPO_ROOT/test/t/tap.sh"
 
-# bail REASON: report every remaining planned test as failed, then exit.
-bail() {
-  echo "# fatal: $1"
-  while (( TESTNO < PLAN )); do
-    ok_if 1 "not run ($1)"
-  done
-  finish
-}
 
 SUMMARY_LINES=()
 # finish: print the numbers and the summary, exit with the overall status.
@@ -104,8 +96,7 @@ finish() {
   local l
   for l in "${SUMMARY_LINES[@]}"; do echo "# $l"; done
   echo "# elapsed: $(( $(date +%s) - T_START )) s"
-  echo "# 002_crash_load: $((TESTNO - FAILED)) passed, $FAILED failed"
-  exit $(( FAILED > 0 ? 1 : 0 ))
+  tap_exit 002_crash_load
 }
 
 # descendants PID: PID's child processes, recursively (deepest last).
@@ -135,16 +126,8 @@ cleanup() {
   [[ -n "$WORK" && -d "$WORK" ]] && touch "$WORK/stop"
   kill_load
   if [[ -n "$DIR" && -d "$DIR" ]]; then
-    if (( FAILED > 0 )) && [[ -f "$DIR/server.log" ]]; then
-      echo "# last lines of $DIR/server.log:"
-      tail -n 30 "$DIR/server.log" | sed 's/^/#   /'
-    fi
-    if [[ "${KEEP_CLUSTER:-0}" == 1 ]]; then
-      cluster_stop "$DIR" fast >/dev/null 2>&1
-      echo "# cluster kept in $DIR, client logs in $WORK"
-      return
-    fi
-    cluster_remove "$DIR" >/dev/null 2>&1
+    tap_server_log "$DIR" 30
+    tap_drop_cluster "$DIR" "cluster kept in $DIR, client logs in $WORK" || return
   fi
   [[ -n "$WORK" && "$WORK" == /tmp/?* ]] && rm -rf -- "$WORK"
 }

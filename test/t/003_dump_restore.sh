@@ -47,34 +47,15 @@ expect_eq() {
   if [[ "$2" == "$3" ]]; then ok_if 0 "$1"; else ok_if 1 "$1" "got:"$'\n'"$2"$'\n'"want:"$'\n'"$3"; fi
 }
 
-# bail REASON: report every remaining planned test as failed, then exit.
-bail() {
-  echo "# fatal: $1"
-  while (( TESTNO < PLAN )); do
-    ok_if 1 "not run ($1)"
-  done
-  finish
-}
 
 # finish: print the summary and exit with the overall status.
-finish() {
-  echo "# 003_dump_restore: $((TESTNO - FAILED)) passed, $FAILED failed"
-  exit $(( FAILED > 0 ? 1 : 0 ))
-}
+finish() { tap_exit 003_dump_restore; }
 
 # cleanup: stop the cluster, remove the data dir and the dumps.
 cleanup() {
   if [[ -n "$DIR" && -d "$DIR" ]]; then
-    if (( FAILED > 0 )) && [[ -f "$DIR/server.log" ]]; then
-      echo "# last lines of $DIR/server.log:"
-      tail -n 30 "$DIR/server.log" | sed 's/^/#   /'
-    fi
-    if [[ "${KEEP_CLUSTER:-0}" == 1 ]]; then
-      cluster_stop "$DIR" fast >/dev/null 2>&1
-      echo "# cluster kept in $DIR, dumps in $WORK"
-      return
-    fi
-    cluster_remove "$DIR" >/dev/null 2>&1
+    tap_server_log "$DIR" 30
+    tap_drop_cluster "$DIR" "cluster kept in $DIR, dumps in $WORK" || return
   fi
   [[ -n "$WORK" && "$WORK" == /tmp/?* ]] && rm -rf -- "$WORK"
 }

@@ -74,34 +74,15 @@ DB=t004
 # shellcheck source=tap.sh
 source "$REPO_ROOT/test/t/tap.sh"
 
-# bail REASON: report every remaining planned test as failed, then exit.
-bail() {
-  echo "# fatal: $1"
-  while (( TESTNO < PLAN )); do
-    ok_if 1 "not run ($1)"
-  done
-  finish
-}
 
 # finish: print the summary and exit with the overall status.
-finish() {
-  echo "# 004_range_differential: $((TESTNO - FAILED)) passed, $FAILED failed"
-  exit $(( FAILED > 0 ? 1 : 0 ))
-}
+finish() { tap_exit 004_range_differential; }
 
 # cleanup: stop the cluster and remove the data directory (unless kept).
 cleanup() {
   if [[ -n "$DIR" && -d "$DIR" ]]; then
-    if (( FAILED > 0 )) && [[ -f "$DIR/server.log" ]]; then
-      echo "# last lines of $DIR/server.log:"
-      tail -n 20 "$DIR/server.log" | sed 's/^/#   /'
-    fi
-    if [[ "${KEEP_CLUSTER:-0}" == 1 ]]; then
-      cluster_stop "$DIR" fast >/dev/null 2>&1
-      echo "# cluster and generated SQL kept in $DIR"
-    else
-      cluster_remove "$DIR" >/dev/null 2>&1
-    fi
+    tap_server_log "$DIR" 20
+    tap_drop_cluster "$DIR" "cluster and generated SQL kept in $DIR"
   fi
 }
 trap cleanup EXIT

@@ -69,18 +69,9 @@ source "$REPO_ROOT/test/t/tap.sh"
 expect_eq() {
   if [[ "$2" == "$3" ]]; then ok_if 0 "$1"; else ok_if 1 "$1" "got:  '$2'"$'\n'"want: '$3'"; fi
 }
-bail() {
-  echo "# fatal: $1"
-  while (( TESTNO < PLAN )); do ok_if 1 "not run ($1)"; done
-  finish
-}
 finish() {
-  if (( FAILED > 0 )) && [[ -n "$DIR" && -f "$DIR/server.log" ]]; then
-    echo "# last lines of $DIR/server.log:"
-    tail -n 30 "$DIR/server.log" | sed 's/^/#   /'
-  fi
-  echo "# 005_wraparound: $((TESTNO - FAILED)) passed, $FAILED failed"
-  exit $(( FAILED > 0 ? 1 : 0 ))
+  tap_server_log "$DIR" 30
+  tap_exit 005_wraparound
 }
 
 bg_close_all() {
@@ -95,12 +86,7 @@ bg_close_all() {
 cleanup() {
   [[ -n "$DIR" ]] && bg_close_all
   if [[ -n "$DIR" && -d "$DIR" ]]; then
-    if [[ "${KEEP_CLUSTER:-0}" == 1 ]]; then
-      cluster_stop "$DIR" fast >/dev/null 2>&1
-      echo "# cluster kept in $DIR"
-    else
-      cluster_remove "$DIR" >/dev/null 2>&1
-    fi
+    tap_drop_cluster "$DIR" "cluster kept in $DIR"
   fi
 }
 trap cleanup EXIT

@@ -60,19 +60,13 @@ COLS="event_id, event_type, aggregate_id, aggregate_version, ts, debit_account, 
 
 # shellcheck source=tap.sh
 source "$REPO_ROOT/test/t/tap.sh"
-bail() {
-  echo "# fatal: $1"
-  while (( TESTNO < PLAN )); do ok_if 1 "not run ($1)"; done
-  finish
-}
 finish() {
   if (( FAILED > 0 )) && [[ -n "$DIR" && -f "$DIR/server.log" ]]; then
     echo "# last lines of $DIR/server.log:"
     grep -v 'connection to client lost\|could not send data to client' "$DIR/server.log" |
       tail -n 30 | sed 's/^/#   /'
   fi
-  echo "# 007_resources: $((TESTNO - FAILED)) passed, $FAILED failed"
-  exit $(( FAILED > 0 ? 1 : 0 ))
+  tap_exit 007_resources
 }
 # kill_tree PID: stop PID and every process below it (processes this script
 # started, e.g. pgbench under runuser), by pid.
@@ -90,12 +84,7 @@ cleanup() {
   done
   [[ -n "$WORK" ]] && rm -rf -- "$WORK"
   if [[ -n "$DIR" && -d "$DIR" ]]; then
-    if [[ "${KEEP_CLUSTER:-0}" == 1 ]]; then
-      cluster_stop "$DIR" fast >/dev/null 2>&1
-      echo "# cluster kept in $DIR"
-    else
-      cluster_remove "$DIR" >/dev/null 2>&1
-    fi
+    tap_drop_cluster "$DIR" "cluster kept in $DIR"
   fi
 }
 trap cleanup EXIT

@@ -60,28 +60,14 @@ skip_all() {
   done
   finish
 }
-bail() {
-  echo "# fatal: $1"
-  while (( TESTNO < PLAN )); do ok_if 1 "not run ($1)"; done
-  finish
-}
 finish() {
-  if (( FAILED > 0 )) && [[ -n "$DIR" && -f "$DIR/server.log" ]]; then
-    echo "# last lines of $DIR/server.log:"
-    tail -n 25 "$DIR/server.log" | sed 's/^/#   /'
-  fi
-  echo "# 008_disk_full: $((TESTNO - FAILED)) passed, $FAILED failed"
-  exit $(( FAILED > 0 ? 1 : 0 ))
+  tap_server_log "$DIR" 25
+  tap_exit 008_disk_full
 }
 cleanup() {
   if [[ -n "$DIR" && -d "$DIR" ]]; then
     rm -f "$MNT/filler" 2>/dev/null
-    if [[ "${KEEP_CLUSTER:-0}" == 1 ]]; then
-      cluster_stop "$DIR" fast >/dev/null 2>&1
-      echo "# cluster kept (stopped) in $DIR; unmount $MNT when done"
-      return
-    fi
-    cluster_remove "$DIR" >/dev/null 2>&1
+    tap_drop_cluster "$DIR" "cluster kept (stopped) in $DIR; unmount $MNT when done" || return
   fi
   if (( MOUNTED )); then
     umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null

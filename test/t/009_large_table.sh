@@ -50,27 +50,13 @@ source "$REPO_ROOT/test/t/tap.sh"
 expect_eq() {
   if [[ "$2" == "$3" ]]; then ok_if 0 "$1"; else ok_if 1 "$1" "got:  '$2'"$'\n'"want: '$3'"; fi
 }
-bail() {
-  echo "# fatal: $1"
-  while (( TESTNO < PLAN )); do ok_if 1 "not run ($1)"; done
-  finish
-}
 finish() {
-  if (( FAILED > 0 )) && [[ -n "$DIR" && -f "$DIR/server.log" ]]; then
-    echo "# last lines of $DIR/server.log:"
-    tail -n 20 "$DIR/server.log" | sed 's/^/#   /'
-  fi
-  echo "# 009_large_table: $((TESTNO - FAILED)) passed, $FAILED failed"
-  exit $(( FAILED > 0 ? 1 : 0 ))
+  tap_server_log "$DIR" 20
+  tap_exit 009_large_table
 }
 cleanup() {
   if [[ -n "$DIR" && -d "$DIR" ]]; then
-    if [[ "${KEEP_CLUSTER:-0}" == 1 ]]; then
-      cluster_stop "$DIR" fast >/dev/null 2>&1
-      echo "# cluster kept in $DIR"
-    else
-      cluster_remove "$DIR" >/dev/null 2>&1
-    fi
+    tap_drop_cluster "$DIR" "cluster kept in $DIR"
   fi
 }
 trap cleanup EXIT

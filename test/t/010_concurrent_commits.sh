@@ -27,15 +27,7 @@ DIR=""
 
 # shellcheck source=tap.sh
 source "$REPO_ROOT/test/t/tap.sh"
-finish() {
-  echo "# 010_concurrent_commits: $((TESTNO - FAILED)) passed, $FAILED failed"
-  exit $(( FAILED > 0 ? 1 : 0 ))
-}
-bail() {
-  echo "# fatal: $1"
-  while (( TESTNO < PLAN )); do ok_if 1 "not run ($1)"; done
-  finish
-}
+finish() { tap_exit 010_concurrent_commits; }
 cleanup() {
   if [[ -n "$DIR" && -d "$DIR" ]]; then
     if (( FAILED > 0 )) && [[ -f "$DIR/server.log" ]]; then

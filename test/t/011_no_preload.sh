@@ -38,5 +38,4 @@ else
     && ok_if 0 "no extension left behind, no server process crashed" \
     || ok_if 1 "no extension left behind, no crash" "$out"$'\n'"$(grep signal "$DIR/server.log")"
 fi
-echo "# 011_no_preload: $((TESTNO - FAILED)) passed, $FAILED failed"
-exit $(( FAILED > 0 ? 1 : 0 ))
+tap_exit 011_no_preload

@@ -39,8 +39,7 @@ LOADER=""
 source "$REPO_ROOT/test/t/tap.sh"
 finish() {
   while (( TESTNO < PLAN )); do ok_if 1 "not run"; done
-  echo "# 012_base_backup: $((TESTNO - FAILED)) passed, $FAILED failed"
-  exit $(( FAILED > 0 ? 1 : 0 ))
+  tap_exit 012_base_backup
 }
 cleanup() {
   [[ -n "$LOADER" ]] && kill "$LOADER" 2>/dev/null

@@ -25,3 +25,39 @@ expect_eq() {
 }
 
 diag() { sed 's/^/# /' <<<"$*"; }
+
+# bail REASON: every planned test not run yet fails ("not run (REASON)"),
+# then the script's own finish() ends the run.
+bail() {
+  echo "# fatal: $1"
+  while (( TESTNO < PLAN )); do ok_if 1 "not run ($1)"; done
+  finish
+}
+
+# tap_exit NAME: the summary line "# NAME: N passed, N failed", then exit
+# with status 1 if any test failed.
+tap_exit() {
+  echo "# $1: $((TESTNO - FAILED)) passed, $FAILED failed"
+  exit $(( FAILED > 0 ? 1 : 0 ))
+}
+
+# tap_server_log DIR LINES: after a failure, the last LINES lines of the
+# cluster's server log as comments.
+tap_server_log() {
+  if (( FAILED > 0 )) && [[ -n "$1" && -f "$1/server.log" ]]; then
+    echo "# last lines of $1/server.log:"
+    tail -n "$2" "$1/server.log" | sed 's/^/#   /'
+  fi
+}
+
+# tap_drop_cluster DIR KEPT: remove the test cluster in DIR; with
+# KEEP_CLUSTER=1 stop it instead, say "# KEPT" and return 1 (the caller then
+# keeps its other files too).
+tap_drop_cluster() {
+  if [[ "${KEEP_CLUSTER:-0}" == 1 ]]; then
+    cluster_stop "$1" fast >/dev/null 2>&1
+    echo "# $2"
+    return 1
+  fi
+  cluster_remove "$1" >/dev/null 2>&1
+}
