@@ -207,6 +207,30 @@ RangeKeyRowId(const char *key, size_t len)
 	return GetU64BE(key + len - 8);
 }
 
+/*
+ * InsertRunPrefixLen returns the length of the prefix that groups `key` with
+ * the keys inserted just before it in key order, or 0 if it has none. Rows of
+ * a table arrive with ascending row ids (prefix <space><table>), time keys of
+ * a declaration with ascending times (<space><table><declaration>), and each
+ * account's keys with ascending times (everything but <time><row id>). The
+ * engine gives this to RocksDB as the memtable insert hint: each such run
+ * keeps its own skip-list position, so a batch that interleaves a row, its
+ * two account keys and its time key does not search the skip list from the
+ * top four times per row.
+ */
+inline size_t
+InsertRunPrefixLen(const char *key, size_t len)
+{
+	constexpr size_t kSuffix = kTimeLen + 8;
+
+	if (len == kRowKeyLen && static_cast<uint8_t>(key[0]) == kRowSpace)
+		return kTablePrefixLen;
+	if (len >= kTablePrefixLen + 4 + kSuffix &&
+		(static_cast<uint8_t>(key[0]) == kAccountSpace || static_cast<uint8_t>(key[0]) == kTimeSpace))
+		return len - kSuffix;
+	return 0;
+}
+
 } // namespace ledger_am
 
 #endif

@@ -42,6 +42,7 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/iterator.h>
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/slice.h>
 #include <rocksdb/table.h>
 #include <rocksdb/transaction_log.h>
@@ -59,6 +60,32 @@
 namespace ledger_am {
 
 namespace {
+
+/*
+ * InsertRunPrefix tells RocksDB which keys arrive in ascending runs (see
+ * InsertRunPrefixLen), for memtable_insert_with_hint_prefix_extractor: the
+ * memtable keeps a skip-list position per run and inserts next to it. Without
+ * it every insert of a batch that interleaves rows, account keys and time
+ * keys searched the skip list from the top: a third of the worker's CPU time
+ * in a 4-client 100-event INSERT load (perf). Only a speed hint: a key that
+ * does not continue its run is inserted by a full search as before. Pure
+ * C++ on the key bytes, as every RocksDB callback must be.
+ */
+class InsertRunPrefix : public rocksdb::SliceTransform
+{
+public:
+	const char *Name() const override { return "ledger_am.InsertRunPrefix"; }
+
+	rocksdb::Slice Transform(const rocksdb::Slice &key) const override
+	{
+		return rocksdb::Slice(key.data(), InsertRunPrefixLen(key.data(), key.size()));
+	}
+
+	bool InDomain(const rocksdb::Slice &key) const override
+	{
+		return InsertRunPrefixLen(key.data(), key.size()) != 0;
+	}
+};
 
 /* TableIdHash hashes a TableId for the per-table state map. */
 struct TableIdHash
@@ -472,6 +499,7 @@ EngineOpen(const EngineOptions &options) noexcept
 			ro.bottommost_compression_opts.zstd_max_train_bytes = 100 * 16 * 1024;
 		}
 		ro.write_buffer_size = static_cast<size_t>(options.write_buffer_bytes);
+		ro.memtable_insert_with_hint_prefix_extractor = std::make_shared<InsertRunPrefix>();
 		ro.max_background_jobs = 2;
 		ro.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
 		/* RocksDB 7.8 forces this to 0 under kPointInTimeRecovery anyway. */

@@ -123,3 +123,36 @@ TEST(RangeKeys, SpacePrefixesSeparateTablesAndSpaces)
 	EXPECT_LT(SpacePrefix(kAccountSpace, other), SpacePrefix(kTimeSpace, kT));
 	EXPECT_LT(TablePrefix(other), SpacePrefix(kAccountSpace, kT));
 }
+
+TEST(RangeKeys, InsertRunPrefixGroupsEachAscendingRun)
+{
+	auto prefix = [](const std::string &k) { return k.substr(0, InsertRunPrefixLen(k.data(), k.size())); };
+	std::string decl("\x00\x00\x40\x01", 4);
+	std::string a5 = decl + IntBody(5, false, 100), a5later = decl + IntBody(5, false, 200);
+	std::string a6 = decl + IntBody(6, false, 100), txt = decl + TextBody("acct-7", false, 100);
+	std::string t1 = decl, t2 = decl;
+	AppendTime(&t1, false, 100);
+	AppendTime(&t2, true, 0);
+
+	/* rows: one run per table */
+	EXPECT_EQ(prefix(RowKey(kT, 1)), TablePrefix(kT));
+	EXPECT_EQ(prefix(RowKey(kT, 1)), prefix(RowKey(kT, 99999)));
+	EXPECT_NE(prefix(RowKey(kT, 1)), prefix(RowKey(TableId{1663, 5, 16385}, 1)));
+	/* account keys: one run per account, whatever the time and row id */
+	std::string k5 = RangeKey(kAccountSpace, kT, a5.data(), a5.size(), 1);
+	EXPECT_EQ(prefix(k5), SpacePrefix(kAccountSpace, kT) + decl + IntBody(5, false, 0).substr(0, kAccountIntLen));
+	EXPECT_EQ(prefix(k5), prefix(RangeKey(kAccountSpace, kT, a5later.data(), a5later.size(), 7)));
+	EXPECT_NE(prefix(k5), prefix(RangeKey(kAccountSpace, kT, a6.data(), a6.size(), 1)));
+	std::string kt = RangeKey(kAccountSpace, kT, txt.data(), txt.size(), 3);
+	EXPECT_EQ(prefix(kt).size(), kt.size() - kTimeLen - 8);
+	/* time keys: one run per declaration, NULL times included */
+	std::string tk1 = RangeKey(kTimeSpace, kT, t1.data(), t1.size(), 1);
+	EXPECT_EQ(prefix(tk1), SpacePrefix(kTimeSpace, kT) + decl);
+	EXPECT_EQ(prefix(tk1), prefix(RangeKey(kTimeSpace, kT, t2.data(), t2.size(), 2)));
+	/* metadata and short or foreign keys are outside every run */
+	EXPECT_EQ(InsertRunPrefixLen(ReservationKey(kT).data(), ReservationKey(kT).size()), 0u);
+	std::string tp = TablePrefix(kT);
+	EXPECT_EQ(InsertRunPrefixLen(tp.data(), tp.size()), 0u);
+	std::string shortkey = SpacePrefix(kTimeSpace, kT) + decl;
+	EXPECT_EQ(InsertRunPrefixLen(shortkey.data(), shortkey.size()), 0u);
+}
