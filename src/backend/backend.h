@@ -127,8 +127,9 @@ extern void LedgerNoteWrite(void);
  * for table t, reserving more from the worker when needed. */
 extern uint64 LedgerReserveRowId(const ledger_am::TableId &t);
 
-/* LedgerReserveRowIds reserves a block of n consecutive row ids for the
- * caller's immediate use (multi_insert) and returns the first. */
+/* LedgerReserveRowIds returns the first of n consecutive row ids reserved to
+ * this transaction for table t, for the caller's immediate use (multi_insert),
+ * reserving a larger block from the worker when the local one runs short. */
 extern uint64 LedgerReserveRowIds(const ledger_am::TableId &t, uint64 n);
 
 /* LedgerForgetReservation drops this transaction's unused ids of table t

@@ -62,8 +62,9 @@ LedgerNoteWrite(void)
 
 /*
  * Row ids reserved to this transaction, per table: tuple_insert takes ids
- * from here without asking the worker. Requests grow (1, 4, 16 ... 1024 ids)
- * so single-row transactions leave no gaps; the worker gives unused ids back
+ * from here without asking the worker. Requests grow (1, 4, 16 ... 1024 ids;
+ * multi_insert's up to kMaxBulkReservation) so single-row transactions
+ * leave no gaps; the worker gives unused ids back
  * at commit or abort when nobody reserved after them.
  */
 struct LocalRange
@@ -76,6 +77,7 @@ struct LocalRange
 
 static const int kMaxLocalRanges = 16;
 static const uint64 kMaxReservation = 1024;
+static const uint64 kMaxBulkReservation = 16384;
 static LocalRange local_ranges[kMaxLocalRanges];
 static int	nlocal_ranges = 0;
 static int	next_evict = 0;
@@ -98,13 +100,25 @@ uint64
 LedgerReserveRowIds(const ledger_am::TableId &t, uint64 n)
 {
 	LocalRange *r = NULL;
+	uint64		want = n;
 	uint64		first;
 
 	check_generation();
 	for (int i = 0; i < nlocal_ranges; i++)
 		if (local_ranges[i].table == t)
 			r = &local_ranges[i];
-	ChannelSimpleCall(ledger_am::kOpReserve, t, n, 0, &first, NULL, "reserving row ids");
+	if (r != NULL && r->end - r->next >= n)
+	{
+		first = r->next;
+		r->next += n;
+		return first;
+	}
+	/* COPY asks once per buffer flush (often under 100 rows): grow the
+	 * requests like tuple_insert's, so a bulk load asks the worker once per
+	 * kMaxBulkReservation rows instead of once per flush. */
+	if (r != NULL)
+		want = Max(n, Min(r->last_size * 4, kMaxBulkReservation));
+	ChannelSimpleCall(ledger_am::kOpReserve, t, want, 0, &first, NULL, "reserving row ids");
 	if (nlocal_ranges == 0)
 		reserve_generation = ChannelGeneration();
 	if (r == NULL)
@@ -118,10 +132,10 @@ LedgerReserveRowIds(const ledger_am::TableId &t, uint64 n)
 		}
 		r->table = t;
 	}
-	/* The caller uses the whole block; the worker's range replaces ours. */
+	/* The worker's new range replaces the old one: its unused ids lapse. */
 	r->next = first + n;
-	r->end = first + n;
-	r->last_size = Min(n, kMaxReservation);
+	r->end = first + want;
+	r->last_size = want;
 	return first;
 }
 
