@@ -112,8 +112,8 @@ static void
 define_gucs(void)
 {
 	DefineCustomEnumVariable("ledger_am.compression",
-							 "Compression of ledger_am data files (lz4, zstd or none).",
-							 "ZSTD is always used for the bottommost level unless this is none.",
+							 "Compression of ledger_am's key files: range keys and reservations (lz4, zstd or none).",
+							 "Rows are always compressed with ZSTD unless this is none.",
 							 &ledger_compression, LEDGER_COMPRESSION_LZ4, compression_options,
 							 PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("ledger_am.channel_buffer_kb",

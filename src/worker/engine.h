@@ -43,8 +43,8 @@ enum class Compression : int32_t
 struct EngineOptions
 {
 	const char *path;		  /* directory of the RocksDB instance */
-	Compression compression;  /* for all levels but the bottommost */
-	bool zstd_bottommost;	  /* ZSTD on the bottommost level */
+	Compression compression;  /* of the keys column family (range keys, metadata) */
+	bool zstd_rows;			  /* rows ZSTD-compressed (else: `compression`) */
 	uint64_t block_cache_bytes;
 	uint64_t write_buffer_bytes;
 	uint64_t row_id_reserve_step; /* row ids reserved (durably) ahead of use */

@@ -580,7 +580,7 @@ open_engine(void)
 	{
 		case LEDGER_COMPRESSION_NONE:
 			opts.compression = ledger_am::Compression::kNone;
-			opts.zstd_bottommost = false;
+			opts.zstd_rows = false;
 			break;
 		case LEDGER_COMPRESSION_ZSTD:
 			opts.compression = ledger_am::Compression::kZstd;

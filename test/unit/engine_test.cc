@@ -21,6 +21,8 @@
 
 #include <unistd.h>
 
+#include <rocksdb/db.h>
+
 #include "codec/keys.h"
 #include "codec/range_keys.h"
 #include "codec/row_codec.h"
@@ -631,6 +633,73 @@ TEST_F(EngineTest, RangeKeysWrittenWithRowsAndScannedInTimeOrder)
 	EXPECT_TRUE(RangeScanAll(kT1, 42, false, 0, 4096).empty());
 }
 
+TEST_F(EngineTest, OpenMovesKeysOfTheSingleFamilyLayout)
+{
+	/* An instance written before the keys column family existed: rows,
+	 * reservation and range keys all in the default family. */
+	EngineClose();
+	std::filesystem::remove_all(dir_);
+	{
+		rocksdb::Options o;
+		o.create_if_missing = true;
+		rocksdb::DB *raw = nullptr;
+		ASSERT_TRUE(rocksdb::DB::Open(o, dir_, &raw).ok());
+		rocksdb::WriteBatch b;
+		for (uint64_t i = 0; i < 5; i++)
+		{
+			b.Put(RowKey(kT1, i), MakeRow(100, Payload(i)));
+			std::string body;
+			AppendAccountInt(&body, 7);
+			AppendTime(&body, false, 100 - static_cast<int64_t>(i));
+			b.Put(RangeKey(kAccountSpace, kT1, body.data(), body.size(), i), "");
+		}
+		char v[8];
+		PutU64BE(v, 1000);
+		b.Put(ReservationKey(kT1), rocksdb::Slice(v, 8));
+		rocksdb::WriteOptions wo;
+		wo.sync = true;
+		ASSERT_TRUE(raw->Write(wo, &b).ok());
+		delete raw;
+	}
+	ASSERT_TRUE(Open().ok());
+	/* Everything is found where the engine now looks for it. */
+	EXPECT_EQ(RangeScanAll(kT1, 7, false, 0, 4096), (std::vector<uint64_t>{4, 3, 2, 1, 0}));
+	EXPECT_EQ(NextId(kT1), 1000u) << "the reservation survives the move";
+	EXPECT_EQ(ScanAll(kT1, 0, UINT64_MAX, false, 1 << 16).size(), 5u);
+	EXPECT_EQ(AppendN(kT1, 1), 1000u);
+	Reopen();
+	EXPECT_EQ(RangeScanAll(kT1, 7, false, 0, 4096), (std::vector<uint64_t>{4, 3, 2, 1, 0}));
+	/* The append's reservation (id 1000 plus one step) was written to the
+	 * keys family and read back from there. */
+	EXPECT_EQ(NextId(kT1), 1001u + EngineDefaultOptions(dir_.c_str()).row_id_reserve_step);
+	EngineClose();
+
+	/* The default family now holds rows only; the keys family the rest. */
+	rocksdb::DB *raw = nullptr;
+	std::vector<rocksdb::ColumnFamilyHandle *> h;
+	ASSERT_TRUE(rocksdb::DB::OpenForReadOnly(
+		rocksdb::DBOptions(), dir_,
+		{rocksdb::ColumnFamilyDescriptor(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()),
+		 rocksdb::ColumnFamilyDescriptor("keys", rocksdb::ColumnFamilyOptions())},
+		&h, &raw).ok());
+	auto count = [&](rocksdb::ColumnFamilyHandle *cf, uint8_t space) {
+		std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions(), cf));
+		int n = 0;
+		for (it->SeekToFirst(); it->Valid(); it->Next())
+			n += static_cast<uint8_t>(it->key()[0]) == space;
+		return n;
+	};
+	EXPECT_EQ(count(h[0], kRowSpace), 6);
+	EXPECT_EQ(count(h[0], kAccountSpace) + count(h[0], kMetaSpace), 0);
+	EXPECT_EQ(count(h[1], kAccountSpace), 5);
+	EXPECT_EQ(count(h[1], kMetaSpace), 1);
+	EXPECT_EQ(count(h[1], kRowSpace), 0);
+	for (auto *cf : h)
+		raw->DestroyColumnFamilyHandle(cf);
+	delete raw;
+	ASSERT_TRUE(Open().ok());
+}
+
 /* WriteReserved writes one row per (owner, id) and returns the statuses. */
 static std::vector<EngineCode>
 WriteReserved(const TableId &t, const std::vector<std::pair<uint32_t, uint64_t>> &rows)
@@ -989,7 +1058,7 @@ TEST(EngineDefaults, MatchTheDesign)
 	EngineOptions o = EngineDefaultOptions("/x");
 	EXPECT_STREQ(o.path, "/x");
 	EXPECT_EQ(o.compression, Compression::kLz4);
-	EXPECT_TRUE(o.zstd_bottommost);
+	EXPECT_TRUE(o.zstd_rows);
 	EXPECT_EQ(o.block_cache_bytes, UINT64_C(64) << 20);
 	EXPECT_EQ(o.write_buffer_bytes, UINT64_C(64) << 20);
 	EXPECT_EQ(o.row_id_reserve_step, 65536u);
@@ -1008,7 +1077,7 @@ TEST_P(EngineCompressionTest, OpensAndRoundTrips)
 	TempDirGuard guard(dir);
 	EngineOptions o = EngineDefaultOptions(dir.c_str());
 	o.compression = GetParam().first;
-	o.zstd_bottommost = GetParam().second;
+	o.zstd_rows = GetParam().second;
 	o.block_cache_bytes = 8 << 20;
 	o.write_buffer_bytes = 1 << 20;
 	EngineStatus st = EngineOpen(o);
