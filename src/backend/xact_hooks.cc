@@ -96,8 +96,16 @@ check_generation(void)
 				 errhint("Retry the transaction.")));
 }
 
-uint64
-LedgerReserveRowIds(const ledger_am::TableId &t, uint64 n)
+/*
+ * reserve_ids returns the first of n consecutive row ids of table t reserved
+ * to this transaction: from the local block when it has n left, else from a
+ * new block asked of the worker. A new block is at least n ids and grows 4x
+ * per request up to cap, so a single-row transaction leaves no gap while a
+ * long load asks rarely. The worker's new range replaces the old one: the
+ * old block's unused ids lapse.
+ */
+static uint64
+reserve_ids(const ledger_am::TableId &t, uint64 n, uint64 cap)
 {
 	LocalRange *r = NULL;
 	uint64		want = n;
@@ -113,11 +121,8 @@ LedgerReserveRowIds(const ledger_am::TableId &t, uint64 n)
 		r->next += n;
 		return first;
 	}
-	/* COPY asks once per buffer flush (often under 100 rows): grow the
-	 * requests like tuple_insert's, so a bulk load asks the worker once per
-	 * kMaxBulkReservation rows instead of once per flush. */
 	if (r != NULL)
-		want = Max(n, Min(r->last_size * 4, kMaxBulkReservation));
+		want = Max(n, Min(r->last_size * 4, cap));
 	ChannelSimpleCall(ledger_am::kOpReserve, t, want, 0, &first, NULL, "reserving row ids");
 	if (nlocal_ranges == 0)
 		reserve_generation = ChannelGeneration();
@@ -127,16 +132,25 @@ LedgerReserveRowIds(const ledger_am::TableId &t, uint64 n)
 			r = &local_ranges[nlocal_ranges++];
 		else
 		{
+			/* The worker's range for the evicted table just lapses. */
 			r = &local_ranges[next_evict];
 			next_evict = (next_evict + 1) % kMaxLocalRanges;
 		}
 		r->table = t;
 	}
-	/* The worker's new range replaces the old one: its unused ids lapse. */
 	r->next = first + n;
 	r->end = first + want;
 	r->last_size = want;
 	return first;
+}
+
+uint64
+LedgerReserveRowIds(const ledger_am::TableId &t, uint64 n)
+{
+	/* COPY asks once per buffer flush (often under 100 rows): its blocks
+	 * grow further than tuple_insert's, so a bulk load asks the worker once
+	 * per kMaxBulkReservation rows instead of once per flush. */
+	return reserve_ids(t, n, kMaxBulkReservation);
 }
 
 void
@@ -153,37 +167,7 @@ LedgerForgetReservation(const ledger_am::TableId &t)
 uint64
 LedgerReserveRowId(const ledger_am::TableId &t)
 {
-	LocalRange *r = NULL;
-	uint64		n = 1;
-	uint64		first;
-
-	check_generation();
-	for (int i = 0; i < nlocal_ranges; i++)
-		if (local_ranges[i].table == t)
-			r = &local_ranges[i];
-	if (r != NULL && r->next < r->end)
-		return r->next++;
-	if (r != NULL)
-		n = Max(Min(r->last_size * 4, kMaxReservation), 1);
-	ChannelSimpleCall(ledger_am::kOpReserve, t, n, 0, &first, NULL, "reserving row ids");
-	if (nlocal_ranges == 0)
-		reserve_generation = ChannelGeneration();
-	if (r == NULL)
-	{
-		if (nlocal_ranges < kMaxLocalRanges)
-			r = &local_ranges[nlocal_ranges++];
-		else
-		{
-			/* The worker's range for the evicted table just lapses. */
-			r = &local_ranges[next_evict];
-			next_evict = (next_evict + 1) % kMaxLocalRanges;
-		}
-		r->table = t;
-	}
-	r->next = first;
-	r->end = first + n;
-	r->last_size = n;
-	return r->next++;
+	return reserve_ids(t, 1, kMaxReservation);
 }
 
 /* remember adds a pending storage action. */
