@@ -102,8 +102,13 @@ else
 fi
 
 # 2: base backup with -R while a client keeps inserting events.
+# The loader stops at a flag and is waited for: killing the loop would leave
+# its last INSERT running, to commit after the count below.
+STOP_LOADER="$P.stop_loader"
+rm -f "$STOP_LOADER"
 (
   for (( i = 0; i < 100000; i++ )); do
+    [[ -e "$STOP_LOADER" ]] && break
     cluster_psql "$P" -d postgres -qAt -c "INSERT INTO events (event_type, aggregate_id, aggregate_version,
         ts, debit_account, credit_account, amount, currency)
         SELECT 'deposit', gen_random_uuid(), 1, now(), g % 10, 100, 1, 'EUR'
@@ -114,7 +119,7 @@ LOADER=$!
 sleep 1
 out=$(backup_to "$SB" "$SB_PORT" -R 2>&1); rc=$?
 sleep 0.5
-kill "$LOADER" 2>/dev/null; wait "$LOADER" 2>/dev/null; LOADER=""
+touch "$STOP_LOADER"; wait "$LOADER" 2>/dev/null; LOADER=""; rm -f "$STOP_LOADER"
 N_PRIMARY=$(q "$P" -c "SELECT count(*) FROM events")
 if (( rc == 0 )) && [[ -f "$SB/standby.signal" && -f "$SB/backup_label" ]]; then
   ok_if 0 "pg_basebackup -R while events were being inserted (primary now has $N_PRIMARY events)"
