@@ -20,6 +20,7 @@ OBJS = \
 	src/backend/range_scan.o \
 	src/worker/storage_worker.o \
 	src/worker/sync_thread.o \
+	src/worker/read_pool.o \
 	src/worker/rocks_logger.o \
 	src/worker/engine.o
 

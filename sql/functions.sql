@@ -116,6 +116,12 @@ SET ledger_am.compression = zstd;
 SET ledger_am.compression = lz4;
 ALTER SYSTEM SET ledger_am.compression = 'bogus';
 SELECT name, setting, context FROM pg_settings WHERE name = 'ledger_am.compression';
+-- Rows have their own codec; the storage worker's read threads are sized at start.
+SELECT name, setting, context, enumvals FROM pg_settings
+ WHERE name IN ('ledger_am.row_compression', 'ledger_am.read_threads') ORDER BY name;
+SET ledger_am.row_compression = lz4;
+ALTER SYSTEM SET ledger_am.row_compression = 'lz5';
+ALTER SYSTEM SET ledger_am.read_threads = -2;
 SET ledger_am.no_such_setting = 1;
 
 -- set_next_row_id: the counter only moves forward.

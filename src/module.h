@@ -14,6 +14,8 @@ extern int	ledger_compression;		/* LedgerCompression */
 extern int	ledger_channel_buffer_kb;
 extern int	ledger_append_ring_kb;
 extern int	ledger_block_cache_mb;
+extern int	ledger_row_compression;
+extern int	ledger_read_threads;
 extern int	ledger_write_buffer_mb;
 extern bool ledger_debug_crash_before_commit_record;
 /* True when this data directory's ledger_am storage came from a base backup

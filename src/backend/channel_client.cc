@@ -42,7 +42,11 @@ worker_running(void)
 	return ledger_channel != NULL && pg_atomic_read_u32(&ledger_channel->worker_pid) != 0;
 }
 
-/* report_worker_down raises the error every caller gets without a worker. */
+static void report_status(EngineCode code, const char *message, const char *context);
+
+/* report_worker_down raises the error every caller gets without a worker:
+ * why the last one could not open the storage if it could not (a full disk
+ * is then disk_full, 53100), else a connection failure. */
 static void pg_attribute_noreturn()
 report_worker_down(void)
 {
@@ -52,6 +56,16 @@ report_worker_down(void)
 				 errmsg("ledger_am is not loaded via shared_preload_libraries"),
 				 errhint("Add 'ledger_am' to shared_preload_libraries in postgresql.conf "
 						 "and restart the server.")));
+	if (ledger_channel->start_code != 0)
+	{
+		char		message[sizeof(ledger_channel->start_message)];
+		EngineCode	code = static_cast<EngineCode>(ledger_channel->start_code);
+
+		pg_read_barrier();
+		strlcpy(message, ledger_channel->start_message, sizeof(message));
+		if (code != EngineCode::kOk && code != EngineCode::kNotFound)
+			report_status(code, message, "starting the storage worker");
+	}
 	ereport(ERROR,
 			(errcode(ERRCODE_CONNECTION_FAILURE),
 			 errmsg("ledger_am storage worker is not running"),

@@ -153,6 +153,10 @@ struct ChannelControl
 	 * worker to the requests the exit cut off. */
 	int32		restart_code;
 	char		restart_message[200];
+	/* Why the last worker could not open the storage (0: it could), e.g.
+	 * a completely full disk: what clients report while no worker runs. */
+	int32		start_code;
+	char		start_message[200];
 	uint32		nslots;
 	uint32		buffer_size;
 	uint32		ring_size;

@@ -6,8 +6,10 @@
  * ever leaves this layer (this is one half of the error boundary, see
  * src/worker/storage_worker.cc for the other). Not thread-safe: the storage
  * worker's main loop is its only caller, except for EngineSync, which the
- * group-commit thread calls (RocksDB's SyncWAL is thread-safe and the call
- * touches no engine state).
+ * group-commit thread calls, and EngineScan and EngineRangeScan, which the
+ * read-pool helpers call (read_pool.h). Those touch no engine state but the
+ * RocksDB instance and its column family handles, fixed while it is open;
+ * RocksDB's reads and SyncWAL are thread-safe.
  *
  * Rows are appended with engine-assigned, strictly increasing row ids; the
  * engine refuses to write a row key at or below a table's highest id, so a
@@ -44,7 +46,7 @@ struct EngineOptions
 {
 	const char *path;		  /* directory of the RocksDB instance */
 	Compression compression;  /* of the keys column family (range keys, metadata) */
-	bool zstd_rows;			  /* rows ZSTD-compressed (else: `compression`) */
+	Compression row_compression; /* of the rows (default column family) */
 	uint64_t block_cache_bytes;
 	uint64_t write_buffer_bytes;
 	uint64_t row_id_reserve_step; /* row ids reserved (durably) ahead of use */

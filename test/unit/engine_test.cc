@@ -1058,14 +1058,14 @@ TEST(EngineDefaults, MatchTheDesign)
 	EngineOptions o = EngineDefaultOptions("/x");
 	EXPECT_STREQ(o.path, "/x");
 	EXPECT_EQ(o.compression, Compression::kLz4);
-	EXPECT_TRUE(o.zstd_rows);
+	EXPECT_EQ(o.row_compression, Compression::kZstd);
 	EXPECT_EQ(o.block_cache_bytes, UINT64_C(64) << 20);
 	EXPECT_EQ(o.write_buffer_bytes, UINT64_C(64) << 20);
 	EXPECT_EQ(o.row_id_reserve_step, 65536u);
 }
 
 /* EngineCompressionTest runs a round trip under each compression setting. */
-class EngineCompressionTest : public ::testing::TestWithParam<std::pair<Compression, bool>>
+class EngineCompressionTest : public ::testing::TestWithParam<std::pair<Compression, Compression>>
 {
 };
 
@@ -1077,7 +1077,7 @@ TEST_P(EngineCompressionTest, OpensAndRoundTrips)
 	TempDirGuard guard(dir);
 	EngineOptions o = EngineDefaultOptions(dir.c_str());
 	o.compression = GetParam().first;
-	o.zstd_rows = GetParam().second;
+	o.row_compression = GetParam().second;
 	o.block_cache_bytes = 8 << 20;
 	o.write_buffer_bytes = 1 << 20;
 	EngineStatus st = EngineOpen(o);
@@ -1105,18 +1105,20 @@ TEST_P(EngineCompressionTest, OpensAndRoundTrips)
 
 /* CompressionName names a compression test instance. */
 std::string
-CompressionName(const ::testing::TestParamInfo<std::pair<Compression, bool>> &info)
+CompressionName(const ::testing::TestParamInfo<std::pair<Compression, Compression>> &info)
 {
 	static const char *const names[] = {"None", "Lz4", "Zstd"};
-	return std::string(names[static_cast<int>(info.param.first)]) + (info.param.second ? "_ZstdBottom" : "");
+	return std::string("Keys") + names[static_cast<int>(info.param.first)] + "_Rows" +
+		names[static_cast<int>(info.param.second)];
 }
 
 INSTANTIATE_TEST_SUITE_P(AllCodecs, EngineCompressionTest,
-						 ::testing::Values(std::make_pair(Compression::kNone, false),
-										   std::make_pair(Compression::kLz4, false),
-										   std::make_pair(Compression::kZstd, false),
-										   std::make_pair(Compression::kNone, true),
-										   std::make_pair(Compression::kLz4, true)),
+						 ::testing::Values(std::make_pair(Compression::kNone, Compression::kNone),
+										   std::make_pair(Compression::kLz4, Compression::kLz4),
+										   std::make_pair(Compression::kZstd, Compression::kZstd),
+										   std::make_pair(Compression::kNone, Compression::kZstd),
+										   std::make_pair(Compression::kLz4, Compression::kZstd),
+										   std::make_pair(Compression::kLz4, Compression::kNone)),
 						 CompressionName);
 
 /* AppendThenKill is the crashing child: append 100 rows unsynced, then die
