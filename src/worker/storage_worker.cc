@@ -631,6 +631,21 @@ reset_stale_slots(void)
 	}
 }
 
+/* engine_compression maps a compression setting (LedgerCompression) to the engine's. */
+static ledger_am::Compression
+engine_compression(int setting)
+{
+	switch (setting)
+	{
+		case LEDGER_COMPRESSION_NONE:
+			return ledger_am::Compression::kNone;
+		case LEDGER_COMPRESSION_ZSTD:
+			return ledger_am::Compression::kZstd;
+		default:
+			return ledger_am::Compression::kLz4;
+	}
+}
+
 /* open_engine opens RocksDB with every signal blocked, so the threads
  * RocksDB starts inherit a mask that never diverts Postgres' signals. */
 static void
@@ -644,30 +659,8 @@ open_engine(void)
 
 	snprintf(path, sizeof(path), "%s/%s", DataDir, LEDGER_STORAGE_DIR);
 	opts = ledger_am::EngineDefaultOptions(path);
-	switch (ledger_compression)
-	{
-		case LEDGER_COMPRESSION_NONE:
-			opts.compression = ledger_am::Compression::kNone;
-			break;
-		case LEDGER_COMPRESSION_ZSTD:
-			opts.compression = ledger_am::Compression::kZstd;
-			break;
-		default:
-			opts.compression = ledger_am::Compression::kLz4;
-			break;
-	}
-	switch (ledger_row_compression)
-	{
-		case LEDGER_COMPRESSION_NONE:
-			opts.row_compression = ledger_am::Compression::kNone;
-			break;
-		case LEDGER_COMPRESSION_LZ4:
-			opts.row_compression = ledger_am::Compression::kLz4;
-			break;
-		default:
-			opts.row_compression = ledger_am::Compression::kZstd;
-			break;
-	}
+	opts.compression = engine_compression(ledger_compression);
+	opts.row_compression = engine_compression(ledger_row_compression);
 	opts.block_cache_bytes = (uint64) ledger_block_cache_mb * 1024 * 1024;
 	opts.write_buffer_bytes = (uint64) ledger_write_buffer_mb * 1024 * 1024;
 
