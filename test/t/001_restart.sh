@@ -19,7 +19,7 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 source "$REPO_ROOT/scripts/cluster.sh"
 
 PORT=${T001_PORT:-54331}
-PLAN=11
+PLAN=13
 TESTNO=0
 FAILED=0
 DIR=""
@@ -202,5 +202,28 @@ if cluster_start "$DIR" >/dev/null 2>&1; then
 else
   ok_if 1 "after a clean restart: 1500 rows, index agrees" "server did not start"
 fi
+
+# 12-13: a storage worker that cannot open its RocksDB instance (here: the
+# directory unreadable) makes reads fail with why, under the engine's
+# SQLSTATE (IO error: 58030), not with "storage worker is not running"; once
+# the directory is readable again the restarted worker serves every row.
+cluster_stop "$DIR" fast >/dev/null 2>&1
+chmod 000 "$DIR/ledger_am"
+out=""
+if cluster_start "$DIR" >/dev/null 2>&1; then
+  for (( i = 0; i < 30; i++ )); do
+    out=$(cluster_psql "$DIR" -d postgres -qAt -v VERBOSITY=verbose -c "SELECT count(*) FROM events" 2>&1)
+    grep -q "starting the storage worker" <<<"$out" && break
+    sleep 0.5
+  done
+fi
+if grep -q "ERROR:  58030: ledger_am storage error while starting the storage worker: IO error" <<<"$out"; then
+  ok_if 0 "storage directory unreadable: reads fail with the open error (58030), not 'not running'"
+else
+  ok_if 1 "storage directory unreadable: reads fail with the open error (58030)" "$out"
+fi
+chmod 700 "$DIR/ledger_am"
+expect_eq "directory readable again: the restarted worker serves all 1500 rows" \
+  "$(cluster_psql_retry "$DIR" 30 "SELECT count(*) FROM events" -d postgres -qAt 2>&1 | tail -n 1)" "1500"
 
 finish
