@@ -63,8 +63,7 @@ report_worker_down(void)
 
 		pg_read_barrier();
 		strlcpy(message, ledger_channel->start_message, sizeof(message));
-		if (code != EngineCode::kOk && code != EngineCode::kNotFound)
-			report_status(code, message, "starting the storage worker");
+		report_status(code, message, "starting the storage worker");
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_CONNECTION_FAILURE),

@@ -393,6 +393,16 @@ serve_read(ChannelSlot *slot)
 	set_result(slot, st);
 }
 
+/* clear_answer resets the answer fields a request may leave unset. */
+static void
+clear_answer(ChannelSlot *slot)
+{
+	slot->out_flags = 0;
+	slot->out_count = 0;
+	slot->out1 = 0;
+	slot->out2 = 0;
+}
+
 /*
  * queue_read hands a scan chunk or a range scan to the read pool; false if
  * it must be served here. Point reads stay on this thread: they take tens of
@@ -407,10 +417,7 @@ queue_read(ChannelSlot *slot)
 	/* A failed ring row is reported by serve(). */
 	if (slot->ring_error != 0)
 		return false;
-	slot->out_flags = 0;
-	slot->out_count = 0;
-	slot->out1 = 0;
-	slot->out2 = 0;
+	clear_answer(slot);
 	if (!read_frozen(slot).ok())
 		return false;
 	/* Taken: later passes must not see it as a new request. */
@@ -427,10 +434,7 @@ serve(ChannelSlot *slot)
 	size_t		cap = ledger_channel->buffer_size;
 	EngineStatus st;
 
-	slot->out_flags = 0;
-	slot->out_count = 0;
-	slot->out1 = 0;
-	slot->out2 = 0;
+	clear_answer(slot);
 	/* A failed ring row fails this backend's transaction: every request
 	 * but the release at its end reports it. */
 	if (slot->ring_error != 0 && slot->op != ledger_am::kOpRelease)
@@ -472,8 +476,10 @@ serve(ChannelSlot *slot)
 		case ledger_am::kOpGet:
 		case ledger_am::kOpScan:
 		case ledger_am::kOpRangeScan:
-			/* Normally queued (queue_read); here when the table's state
-			 * cannot be loaded, and then the rows are not read. */
+			/* Point reads always come here; scans and range scans only
+			 * when queue_read could not take them (a ring error, reported
+			 * above, or a table state that cannot be loaded: then the rows
+			 * are not read). */
 			st = read_frozen(slot);
 			if (st.ok())
 			{
