@@ -244,9 +244,25 @@ SELECT rs_check('SELECT event_id FROM rs_events WHERE debit_account = 42 ORDER B
 -- aggregates over an account's window
 SELECT rs_check('SELECT count(*), sum(amount), min(ts), max(ts) FROM rs_events
   WHERE (debit_account = 7 OR credit_account = 7) AND ts >= ''2024-02-01 00:00:00+00'' AND ts < ''2024-03-01 00:00:00+00''');
--- not served: IN lists on a scalar column, OR of different accounts, no bound
+-- an OR of different accounts: one key stream per account, merged in time
+-- order (no Sort), an event under two of them returned once
 EXPLAIN (COSTS OFF) SELECT * FROM rs_events WHERE debit_account = 42 OR credit_account = 43;
 SELECT rs_check('SELECT event_id FROM rs_events WHERE debit_account = 42 OR credit_account = 43 ORDER BY event_id');
+EXPLAIN (COSTS OFF) SELECT * FROM rs_events WHERE debit_account = 42 OR credit_account = 43 ORDER BY ts DESC LIMIT 5;
+SELECT rs_check('SELECT ts FROM rs_events WHERE debit_account = 42 OR credit_account = 43 ORDER BY ts DESC LIMIT 7');
+SELECT rs_check('SELECT event_id, ts FROM rs_events WHERE (debit_account = 42 OR credit_account = 43)
+  AND ts >= ''2024-01-10 00:00:00+00'' AND ts < ''2024-02-10 00:00:00+00'' ORDER BY ts, event_id');
+SELECT rs_check('SELECT ts FROM rs_events WHERE debit_account = 7 OR credit_account = 8 OR debit_account = 9 ORDER BY ts');
+SELECT rs_check('SELECT event_id FROM rs_events WHERE debit_account = 7 OR credit_account = NULL::bigint ORDER BY event_id');
+-- both accounts of one event: a row found through both keys comes once
+SELECT debit_account AS d, credit_account AS c FROM rs_events
+ WHERE debit_account IS NOT NULL AND credit_account IS NOT NULL AND debit_account <> credit_account
+ ORDER BY ts, event_id LIMIT 1 \gset
+SELECT rs_check(format('SELECT event_id FROM rs_events WHERE debit_account = %s OR credit_account = %s ORDER BY ts, event_id', :d, :c));
+SELECT count(*) = count(DISTINCT event_id) AS once FROM rs_events WHERE debit_account = :d OR credit_account = :c;
+-- not served: IN lists on a scalar column, an arm that is not an account
+-- equality, no bound
+EXPLAIN (COSTS OFF) SELECT * FROM rs_events WHERE debit_account = 42 OR amount > 9990;
 SELECT rs_check('SELECT event_id FROM rs_events WHERE debit_account IN (1, 2) ORDER BY event_id');
 EXPLAIN (COSTS OFF) SELECT count(*) FROM rs_events;
 -- switched off
@@ -270,6 +286,15 @@ PREPARE rs_window(timestamptz, timestamptz) AS
 EXPLAIN (COSTS OFF) EXECUTE rs_window('2024-01-05 00:00:00+00', '2024-01-06 00:00:00+00');
 EXECUTE rs_window('2024-01-05 00:00:00+00', '2024-01-06 00:00:00+00');
 EXECUTE rs_window('2024-02-05 00:00:00+00', '2024-02-05 02:00:00+00');
+-- each account bound separately (as pgbench binds :a twice): a generic plan
+-- still reads the range, merging two streams, or one when they are equal
+PREPARE rs_two(bigint, bigint) AS
+  SELECT ts, amount FROM rs_events WHERE debit_account = $1 OR credit_account = $2
+  ORDER BY ts DESC LIMIT 4;
+EXPLAIN (COSTS OFF) EXECUTE rs_two(42, 42);
+EXECUTE rs_two(42, 42);
+EXECUTE rs_two(42, 43);
+EXECUTE rs_two(NULL, 43);
 -- an integer parameter compared with the bigint column
 PREPARE rs_int_param(int) AS SELECT count(*) FROM rs_events WHERE debit_account = $1;
 EXPLAIN (COSTS OFF) EXECUTE rs_int_param(42);
@@ -281,7 +306,11 @@ SELECT ts, amount FROM rs_events
 WHERE (debit_account = 42 OR credit_account = 42) AND ts >= '2024-01-10 00:00:00+00' AND ts < '2024-01-20 00:00:00+00'
 ORDER BY ts DESC LIMIT 3;
 SELECT count(*), sum(amount) FROM rs_events WHERE ts BETWEEN '2024-02-05 00:00:00+00' AND '2024-02-05 02:00:00+00';
+SELECT ts, amount FROM rs_events WHERE debit_account = 42 OR credit_account = 42 ORDER BY ts DESC LIMIT 4;
+SELECT ts, amount FROM rs_events WHERE debit_account = 42 OR credit_account = 43 ORDER BY ts DESC LIMIT 4;
+SELECT ts, amount FROM rs_events WHERE debit_account = NULL OR credit_account = 43 ORDER BY ts DESC LIMIT 4;
 RESET ledger_am.enable_range_scan;
+DEALLOCATE rs_two;
 DEALLOCATE rs_acct;
 DEALLOCATE rs_window;
 DEALLOCATE rs_int_param;

@@ -8,6 +8,7 @@
  *   WHERE account_col = $1 [AND ts >= $2 AND ts < $3] [ORDER BY ts [DESC]] [LIMIT n]
  *   WHERE $1 = ANY(account_array_col) ...
  *   WHERE (debit_account = $1 OR credit_account = $1) ...
+ *   WHERE (debit_account = $1 OR credit_account = $2) ...   (merged streams)
  *   WHERE ts BETWEEN $1 AND $2 ...
  *   ... JOIN accounts a ON e.debit_account = a.id   (parameterized path)
  *
@@ -91,6 +92,9 @@ static const Cost kSweepRowCost = 0.03;
 /* Fewest rows of a first request when the query may stop early (see
  * first_batch_rows). */
 static const uint32 kFirstBatchRows = 32;
+/* Most distinct account values an OR of account equalities may name: one
+ * key stream (and one channel-sized buffer) each. */
+static const int kMaxAccountStreams = 8;
 
 static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
 
@@ -102,7 +106,7 @@ static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
 /* Bounds found for one path. Values are expressions to evaluate at run time. */
 struct RangeBounds
 {
-	Expr	   *account;
+	List	   *accounts;		/* account values (Exprs), distinct; NIL: none */
 	RestrictInfo *account_rinfo;
 	Expr	   *lo;
 	bool		lo_strict;
@@ -194,8 +198,8 @@ collation_ok(Oid collid)
 	return !OidIsValid(collid) || get_collation_isdeterministic(collid);
 }
 
-/* account_value returns the value an equality clause compares account
- * column i with (or, for an array column, the X of X = ANY(col)), or NULL. */
+/* account_value returns the value an equality clause compares an account
+ * column with (or, for an array column, the X of X = ANY(col)), or NULL. */
 static Expr *
 account_value(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, Node *clause, bool outer_ok)
 {
@@ -244,27 +248,41 @@ account_value(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, Node *c
 			return (Expr *) value;
 		}
 	}
-	if (is_orclause(clause))
-	{
-		/* (debit = X OR credit = X): one account value under every arm. */
-		Expr	   *common = NULL;
-		ListCell   *lc;
-
-		foreach(lc, ((BoolExpr *) clause)->args)
-		{
-			Node	   *arm = (Node *) lfirst(lc);
-			Expr	   *v;
-
-			if (IsA(arm, RestrictInfo))
-				arm = (Node *) ((RestrictInfo *) arm)->clause;
-			v = account_value(root, rel, decl, arm, outer_ok);
-			if (v == NULL || (common != NULL && !equal(v, common)))
-				return NULL;
-			common = v;
-		}
-		return common;
-	}
 	return NULL;
+}
+
+/*
+ * account_values returns the account values a clause restricts the row to,
+ * distinct (equal() expressions once), or NIL: one for an equality,
+ * several for an OR whose every arm is one (debit = X OR credit = Y: the
+ * union of X's and Y's keys, each event under every account it touches, is
+ * a superset of the matches), at most kMaxAccountStreams.
+ */
+static List *
+account_values(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, Node *clause, bool outer_ok)
+{
+	Expr	   *one;
+	List	   *values = NIL;
+	ListCell   *lc;
+
+	if (IsA(clause, RestrictInfo))
+		clause = (Node *) ((RestrictInfo *) clause)->clause;
+	if (!is_orclause(clause))
+	{
+		one = account_value(root, rel, decl, clause, outer_ok);
+		return one ? list_make1(one) : NIL;
+	}
+	foreach(lc, ((BoolExpr *) clause)->args)
+	{
+		List	   *arm = account_values(root, rel, decl, (Node *) lfirst(lc), outer_ok);
+
+		if (arm == NIL)
+			return NIL;
+		values = list_concat_unique(values, arm);
+		if (list_length(values) > kMaxAccountStreams)
+			return NIL;
+	}
+	return values;
 }
 
 /* match_time records a time bound from clause, if it is one. */
@@ -381,12 +399,12 @@ add_range_paths(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, const
 	cost_qual_eval(&qcost, quals, root);
 
 	/* Forward, backward, and for time windows an unordered sweep. */
-	for (int dir = 0; dir < (b->account == NULL && (b->lo || b->hi) ? 3 : 2); dir++)
+	for (int dir = 0; dir < (b->accounts == NIL && (b->lo || b->hi) ? 3 : 2); dir++)
 	{
 		CustomPath *cp = makeNode(CustomPath);
 		int			flags = (dir == 1 ? RF_BACKWARD : dir == 2 ? RF_UNORDERED : 0);
 
-		if (b->account)
+		if (b->accounts)
 			flags |= RF_ACCOUNT;
 		if (b->lo)
 			flags |= RF_LO | (b->lo_strict ? RF_LO_STRICT : 0);
@@ -401,14 +419,15 @@ add_range_paths(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, const
 		cp->path.parallel_safe = false;
 		cp->path.parallel_workers = 0;
 		cp->path.rows = rows;
-		cp->path.startup_cost = kRangeStartupCost + qcost.startup;
+		/* A request per account stream to start */
+		cp->path.startup_cost = kRangeStartupCost * Max(list_length(b->accounts), 1) + qcost.startup;
 		cp->path.total_cost = cp->path.startup_cost +
-			fetched * (cpu_tuple_cost + (dir == 2 ? kSweepRowCost : b->account ? kRangeRowCost : kTimeRowCost) +
+			fetched * (cpu_tuple_cost + (dir == 2 ? kSweepRowCost : b->accounts ? kRangeRowCost : kTimeRowCost) +
 					   qcost.per_tuple);
 		cp->path.pathkeys = dir == 2 ? NIL : ts_pathkeys(root, rel, decl, dir == 1);
 		cp->flags = 0;
 		cp->custom_paths = NIL;
-		cp->custom_private = list_make4(b->account, b->lo, b->hi, makeInteger(flags));
+		cp->custom_private = list_make4(b->accounts, b->lo, b->hi, makeInteger(flags));
 		cp->methods = &range_path_methods;
 		add_path(rel, &cp->path);
 	}
@@ -459,8 +478,8 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *dec
 
 		if (rinfo->pseudoconstant)
 			continue;
-		b.account = account_value(root, rel, decl, (Node *) rinfo->clause, true);
-		if (b.account == NULL)
+		b.accounts = account_values(root, rel, decl, (Node *) rinfo->clause, true);
+		if (b.accounts == NIL)
 			continue;
 		required_outer = bms_difference(rinfo->clause_relids, rel->relids);
 		if (bms_is_empty(required_outer) || bms_overlap(required_outer, rel->lateral_referencers))
@@ -502,10 +521,10 @@ ledger_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblE
 
 		if (rinfo->pseudoconstant)
 			continue;
-		if (b.account == NULL)
+		if (b.accounts == NIL)
 		{
-			b.account = account_value(root, rel, &decl, (Node *) rinfo->clause, false);
-			if (b.account)
+			b.accounts = account_values(root, rel, &decl, (Node *) rinfo->clause, false);
+			if (b.accounts)
 			{
 				b.account_rinfo = rinfo;
 				continue;
@@ -514,7 +533,7 @@ ledger_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblE
 		match_time(root, rel, &decl, rinfo, &b);
 	}
 
-	if (b.account || b.lo || b.hi)
+	if (b.accounts || b.lo || b.hi)
 		add_range_paths(root, rel, &decl, &b, NULL);
 	else if (root->query_pathkeys != NIL)
 	{
@@ -531,7 +550,7 @@ ledger_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblE
 	{
 		RangeBounds time_only = b;
 
-		time_only.account = NULL;
+		time_only.accounts = NIL;
 		time_only.account_rinfo = NULL;
 		add_parameterized_paths(root, rel, &decl, &time_only);
 	}
@@ -590,9 +609,10 @@ plan_range_path(PlannerInfo *root, RelOptInfo *rel, struct CustomPath *best_path
 	cscan->scan.scanrelid = rel->relid;
 	cscan->flags = best_path->flags;
 	cscan->custom_plans = NIL;
-	cscan->custom_exprs = list_make3(placeholder((Node *) linitial(best_path->custom_private)),
-									 placeholder((Node *) lsecond(best_path->custom_private)),
-									 placeholder((Node *) lthird(best_path->custom_private)));
+	/* lo, hi, then the account values (one key stream each) */
+	cscan->custom_exprs = list_concat(list_make2(placeholder((Node *) lsecond(best_path->custom_private)),
+												 placeholder((Node *) lthird(best_path->custom_private))),
+									  (List *) linitial(best_path->custom_private));
 	cscan->custom_private = list_make2(copyObjectImpl(lfourth(best_path->custom_private)),
 									   makeInteger(first_batch_rows(root, best_path)));
 	cscan->custom_scan_tlist = NIL;
@@ -605,29 +625,51 @@ plan_range_path(PlannerInfo *root, RelOptInfo *rel, struct CustomPath *best_path
  * ------------------------------------------------------------------------
  */
 
+/*
+ * One key range read in key order: the whole scan, or one account value of
+ * an OR of accounts (account_values). Several streams are merged by
+ * (time, row id), the order of every stream's keys, so the merge keeps the
+ * path's time order; a row under two of the accounts is returned once.
+ */
+struct RangeStream
+{
+	StringInfoData lo_key;		/* current request bounds (key suffixes) */
+	StringInfoData hi_key;
+	char	   *chunk;
+	Size		chunk_len;
+	Size		chunk_pos;
+	uint64		frozen_below;
+	uint32		batch_rows;
+	bool		done;			/* the worker has no more keys in range */
+	/* merging only: the stream's next visible row */
+	bool		has_head;
+	bool		advance;		/* head was returned: move on before the next pick */
+	uint64		head_row;
+	const char *head_value;		/* in chunk */
+	uint32		head_len;
+	bool		head_null;		/* time column NULL: sorts after every time */
+	int64		head_time;
+	TupleTableSlot *head_slot;	/* deforms the head for its time */
+};
+
 struct RangeScanState
 {
 	CustomScanState css;
 	int			flags;
 	RangeDecl	decl;
 	ledger_am::TableId table;
-	ExprState  *account;
 	ExprState  *lo;
 	ExprState  *hi;
+	int			naccounts;		/* account value expressions */
+	ExprState **accounts;
 	bool		started;
-	bool		done;			/* the worker has no more keys in range */
-	char	   *chunk;
+	int			nstreams;		/* streams in use (accounts after dedup, else 1) */
+	RangeStream *streams;		/* naccounts (at least 1) of them */
 	Size		chunk_cap;
-	Size		chunk_len;
-	Size		chunk_pos;
-	uint64		frozen_below;
-	uint32		batch_rows;
 	uint32		first_batch;	/* batch_rows of the first request (plan time) */
 	bool		sweep;			/* RF_UNORDERED reading row ids [sweep_from, sweep_to) */
 	uint64		sweep_from;
 	uint64		sweep_to;
-	StringInfoData lo_key;		/* current request bounds (key suffixes) */
-	StringInfoData hi_key;
 };
 
 static void begin_range_scan(CustomScanState *node, EState *estate, int eflags);
@@ -671,6 +713,8 @@ begin_range_scan(CustomScanState *node, EState *estate, int eflags)
 	CustomScan *cscan = (CustomScan *) node->ss.ps.plan;
 	Relation	rel = node->ss.ss_currentRelation;
 	const RangeDecl *decl = RangeDeclGet(rel);
+	ListCell   *lc;
+	int			nstreams;
 
 	if (decl == NULL)
 		ereport(ERROR,
@@ -687,16 +731,30 @@ begin_range_scan(CustomScanState *node, EState *estate, int eflags)
 	ExecInitScanTupleSlot(estate, &node->ss, RelationGetDescr(rel), &TTSOpsMinimalTuple);
 	node->ss.ps.qual = ExecInitQual(cscan->scan.plan.qual, &node->ss.ps);
 	ExecAssignScanProjectionInfoWithVarno(&node->ss, cscan->scan.scanrelid);
-	if (rs->flags & RF_ACCOUNT)
-		rs->account = ExecInitExpr((Expr *) linitial(cscan->custom_exprs), &node->ss.ps);
 	if (rs->flags & RF_LO)
-		rs->lo = ExecInitExpr((Expr *) lsecond(cscan->custom_exprs), &node->ss.ps);
+		rs->lo = ExecInitExpr((Expr *) linitial(cscan->custom_exprs), &node->ss.ps);
 	if (rs->flags & RF_HI)
-		rs->hi = ExecInitExpr((Expr *) lthird(cscan->custom_exprs), &node->ss.ps);
+		rs->hi = ExecInitExpr((Expr *) lsecond(cscan->custom_exprs), &node->ss.ps);
+	if (rs->flags & RF_ACCOUNT)
+	{
+		rs->naccounts = list_length(cscan->custom_exprs) - 2;
+		rs->accounts = (ExprState **) palloc(sizeof(ExprState *) * rs->naccounts);
+		for_each_from(lc, cscan->custom_exprs, 2)
+			rs->accounts[foreach_current_index(lc) - 2] = ExecInitExpr((Expr *) lfirst(lc), &node->ss.ps);
+	}
+	nstreams = Max(rs->naccounts, 1);
 	rs->chunk_cap = (Size) ledger_channel_buffer_kb * 1024;
-	rs->chunk = (char *) palloc(rs->chunk_cap);
-	initStringInfo(&rs->lo_key);
-	initStringInfo(&rs->hi_key);
+	rs->streams = (RangeStream *) palloc0(sizeof(RangeStream) * nstreams);
+	for (int i = 0; i < nstreams; i++)
+	{
+		RangeStream *st = &rs->streams[i];
+
+		st->chunk = (char *) palloc(rs->chunk_cap);
+		initStringInfo(&st->lo_key);
+		initStringInfo(&st->hi_key);
+		if (nstreams > 1)
+			st->head_slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsMinimalTuple);
+	}
 	if (!(eflags & EXEC_FLAG_EXPLAIN_ONLY) && IsMVCCSnapshot(estate->es_snapshot))
 		PredicateLockRelation(rel, estate->es_snapshot);
 }
@@ -731,60 +789,100 @@ append_time(StringInfo key, int64 v, bool add_one)
 	appendBinaryStringInfo(key, buf, sizeof(buf));
 }
 
-/* start_stream evaluates the bounds and builds the first request's keys;
- * false if the range is empty (a NULL bound). */
-static bool
-start_stream(RangeScanState *rs)
+/* start_stream builds one stream's first request keys: prefix (declaration
+ * and account) followed by the time bounds. */
+static void
+start_stream(RangeScanState *rs, RangeStream *st, const StringInfoData *prefix,
+			 const StringInfoData *lo_time, const StringInfoData *hi_time)
 {
+	resetStringInfo(&st->lo_key);
+	resetStringInfo(&st->hi_key);
+	appendBinaryStringInfo(&st->lo_key, prefix->data, prefix->len);
+	appendBinaryStringInfo(&st->lo_key, lo_time->data, lo_time->len);
+	appendBinaryStringInfo(&st->hi_key, prefix->data, prefix->len);
+	appendBinaryStringInfo(&st->hi_key, hi_time->data, hi_time->len);
+	st->chunk_len = st->chunk_pos = 0;
+	st->batch_rows = rs->first_batch;
+	st->done = false;
+	st->has_head = false;
+	st->advance = true;
+}
+
+/* start_streams evaluates the bounds and starts one stream per distinct
+ * account value (one stream without accounts); sets rs->nstreams, 0 if the
+ * range is empty (a NULL bound, no account value that can match). */
+static void
+start_streams(RangeScanState *rs)
+{
+	StringInfoData prefix;
+	StringInfoData lo_time;
+	StringInfoData hi_time;
 	Datum		v;
 
-	resetStringInfo(&rs->lo_key);
-	resetStringInfo(&rs->hi_key);
-	RangeAppendDeclaration(&rs->decl, &rs->lo_key);
-	if (rs->flags & RF_ACCOUNT)
-	{
-		if (!eval_bound(rs, rs->account, &v))
-			return false;
-		/* The value's own type: int2/int4/int8 are keyed alike. A value too
-		 * long to be a key matches nothing. */
-		if (!RangeEncodeAccount(&rs->decl, exprType((Node *) rs->account->expr), v, &rs->lo_key, true))
-			return false;
-	}
-	appendBinaryStringInfo(&rs->hi_key, rs->lo_key.data, rs->lo_key.len);
+	rs->nstreams = 0;
+	initStringInfo(&prefix);
+	initStringInfo(&lo_time);
+	initStringInfo(&hi_time);
 	if (rs->flags & RF_LO)
 	{
 		if (!eval_bound(rs, rs->lo, &v))
-			return false;
-		append_time(&rs->lo_key, RangeTimeValue(&rs->decl, exprType((Node *) rs->lo->expr), v),
+			return;
+		append_time(&lo_time, RangeTimeValue(&rs->decl, exprType((Node *) rs->lo->expr), v),
 					(rs->flags & RF_LO_STRICT) != 0);
 	}
 	if (rs->flags & RF_HI)
 	{
 		if (!eval_bound(rs, rs->hi, &v))
-			return false;
-		append_time(&rs->hi_key, RangeTimeValue(&rs->decl, exprType((Node *) rs->hi->expr), v),
+			return;
+		append_time(&hi_time, RangeTimeValue(&rs->decl, exprType((Node *) rs->hi->expr), v),
 					!(rs->flags & RF_HI_STRICT));
 	}
 	else
-		appendStringInfoChar(&rs->hi_key, (char) (ledger_am::kTimeNull + 1));
-	return true;
+		appendStringInfoChar(&hi_time, (char) (ledger_am::kTimeNull + 1));
+	if (!(rs->flags & RF_ACCOUNT))
+	{
+		RangeAppendDeclaration(&rs->decl, &prefix);
+		start_stream(rs, &rs->streams[0], &prefix, &lo_time, &hi_time);
+		rs->nstreams = 1;
+		return;
+	}
+	for (int i = 0; i < rs->naccounts; i++)
+	{
+		RangeStream *st = &rs->streams[rs->nstreams];
+		bool		dup = false;
+
+		resetStringInfo(&prefix);
+		RangeAppendDeclaration(&rs->decl, &prefix);
+		/* A NULL value matches nothing, nor does a value too long to be a
+		 * key. The value's own type: int2/int4/int8 are keyed alike. */
+		if (!eval_bound(rs, rs->accounts[i], &v) ||
+			!RangeEncodeAccount(&rs->decl, exprType((Node *) rs->accounts[i]->expr), v, &prefix, true))
+			continue;
+		start_stream(rs, st, &prefix, &lo_time, &hi_time);
+		/* the same account twice ($1 and $2 bound alike): one stream */
+		for (int j = 0; j < rs->nstreams && !dup; j++)
+			dup = rs->streams[j].lo_key.len == st->lo_key.len &&
+				memcmp(rs->streams[j].lo_key.data, st->lo_key.data, st->lo_key.len) == 0;
+		if (!dup)
+			rs->nstreams++;
+	}
 }
 
 /* put_bounds writes the request's key bounds into a slot's data buffer. */
 static void
-put_bounds(RangeScanState *rs, ledger_am::ChannelSlot *slot, uint8 space)
+put_bounds(const RangeStream *st, ledger_am::ChannelSlot *slot, uint8 space)
 {
 	char	   *data = ledger_am::ChannelSlotData(slot);
 	uint16		len;
 
 	data[0] = (char) space;
-	len = (uint16) rs->lo_key.len;
+	len = (uint16) st->lo_key.len;
 	memcpy(data + 1, &len, 2);
-	memcpy(data + 3, rs->lo_key.data, len);
-	len = (uint16) rs->hi_key.len;
-	memcpy(data + 3 + rs->lo_key.len, &len, 2);
-	memcpy(data + 5 + rs->lo_key.len, rs->hi_key.data, len);
-	slot->data_len = 5 + rs->lo_key.len + rs->hi_key.len;
+	memcpy(data + 3, st->lo_key.data, len);
+	len = (uint16) st->hi_key.len;
+	memcpy(data + 3 + st->lo_key.len, &len, 2);
+	memcpy(data + 5 + st->lo_key.len, st->hi_key.data, len);
+	slot->data_len = 5 + st->lo_key.len + st->hi_key.len;
 }
 
 /*
@@ -798,12 +896,13 @@ put_bounds(RangeScanState *rs, ledger_am::ChannelSlot *slot, uint8 space)
 static void
 choose_sweep(RangeScanState *rs)
 {
+	RangeStream *st = &rs->streams[0];
 	ledger_am::ChannelSlot *slot = ChannelBegin();
 	uint64		nkeys;
 	uint64		min_row;
 	uint64		max_row;
 
-	put_bounds(rs, slot, ledger_am::kTimeSpace);
+	put_bounds(st, slot, ledger_am::kTimeSpace);
 	slot->table = rs->table;
 	slot->flags = 0;
 	slot->arg1 = 0;
@@ -814,7 +913,7 @@ choose_sweep(RangeScanState *rs)
 	ChannelEnd(slot);
 	if (nkeys == 0)
 	{
-		rs->done = true;
+		st->done = true;
 		return;
 	}
 	if (max_row - min_row + 1 <= 4 * nkeys + 1024)
@@ -827,7 +926,7 @@ choose_sweep(RangeScanState *rs)
 
 /* fetch_sweep_chunk reads the next chunk of the row id run. */
 static void
-fetch_sweep_chunk(RangeScanState *rs)
+fetch_sweep_chunk(RangeScanState *rs, RangeStream *st)
 {
 	ledger_am::ChannelSlot *slot = ChannelBegin();
 
@@ -837,18 +936,18 @@ fetch_sweep_chunk(RangeScanState *rs)
 	slot->flags = 0;
 	slot->data_len = 0;
 	(void) ChannelCall(slot, ledger_am::kOpScan, "scanning a time window");
-	memcpy(rs->chunk, ledger_am::ChannelSlotData(slot), slot->data_len);
-	rs->chunk_len = slot->data_len;
-	rs->chunk_pos = 0;
-	rs->frozen_below = slot->out2;
+	memcpy(st->chunk, ledger_am::ChannelSlotData(slot), slot->data_len);
+	st->chunk_len = slot->data_len;
+	st->chunk_pos = 0;
+	st->frozen_below = slot->out2;
 	rs->sweep_from = slot->out1;
-	rs->done = (slot->out_flags & ledger_am::kScanDone) != 0;
+	st->done = (slot->out_flags & ledger_am::kScanDone) != 0;
 	ChannelEnd(slot);
 }
 
-/* fetch_range_chunk requests the next rows of the stream. */
+/* fetch_range_chunk requests the next rows of a stream. */
 static void
-fetch_range_chunk(RangeScanState *rs)
+fetch_range_chunk(RangeScanState *rs, RangeStream *st)
 {
 	ledger_am::ChannelSlot *slot;
 	char	   *data;
@@ -856,45 +955,105 @@ fetch_range_chunk(RangeScanState *rs)
 	bool		backward = (rs->flags & RF_BACKWARD) != 0;
 	size_t		resume_len;
 
-	if (rs->lo_key.len > (int) ledger_am::kMaxRangeKeySuffix + 1 ||
-		rs->hi_key.len > (int) ledger_am::kMaxRangeKeySuffix + 1)
+	if (st->lo_key.len > (int) ledger_am::kMaxRangeKeySuffix + 1 ||
+		st->hi_key.len > (int) ledger_am::kMaxRangeKeySuffix + 1)
 		elog(ERROR, "ledger_am range scan bound too long");
 	slot = ChannelBegin();
 	data = ledger_am::ChannelSlotData(slot);
-	put_bounds(rs, slot, space);
+	put_bounds(st, slot, space);
 	slot->table = rs->table;
 	slot->flags = backward ? ledger_am::kScanBackward : 0;
-	slot->arg1 = rs->batch_rows;
+	slot->arg1 = st->batch_rows;
 	(void) ChannelCall(slot, ledger_am::kOpRangeScan, "scanning a range");
 
-	memcpy(rs->chunk, data, slot->data_len);
-	rs->chunk_len = slot->data_len;
-	rs->chunk_pos = 0;
-	rs->frozen_below = slot->out1;
-	rs->done = (slot->out_flags & ledger_am::kScanDone) != 0;
+	memcpy(st->chunk, data, slot->data_len);
+	st->chunk_len = slot->data_len;
+	st->chunk_pos = 0;
+	st->frozen_below = slot->out1;
+	st->done = (slot->out_flags & ledger_am::kScanDone) != 0;
 	resume_len = (size_t) slot->out2;
-	if (!rs->done)
+	if (!st->done)
 	{
 		const char *resume = ledger_am::RangeResumeKey(data, ledger_channel->buffer_size);
 
 		if (backward)
 		{
-			resetStringInfo(&rs->hi_key);
-			appendBinaryStringInfo(&rs->hi_key, resume, (int) resume_len);
+			resetStringInfo(&st->hi_key);
+			appendBinaryStringInfo(&st->hi_key, resume, (int) resume_len);
 		}
 		else
 		{
-			resetStringInfo(&rs->lo_key);
-			appendBinaryStringInfo(&rs->lo_key, resume, (int) resume_len);
-			appendStringInfoChar(&rs->lo_key, '\0');	/* strictly after it */
+			resetStringInfo(&st->lo_key);
+			appendBinaryStringInfo(&st->lo_key, resume, (int) resume_len);
+			appendStringInfoChar(&st->lo_key, '\0');	/* strictly after it */
 		}
 	}
 	ChannelEnd(slot);
 	/* Grow requests: LIMIT-sized reads first, then whole buffers. */
-	rs->batch_rows = rs->batch_rows >= 4096 ? 0 : rs->batch_rows * 4;
+	st->batch_rows = st->batch_rows >= 4096 ? 0 : st->batch_rows * 4;
 }
 
-/* range_next returns the next visible row of the stream. */
+/* stream_next finds a stream's next row visible to the snapshot (in its
+ * chunk, valid until the stream's next fetch); false at its end. */
+static bool
+stream_next(RangeScanState *rs, RangeStream *st, Snapshot snapshot, uint64 *row_id,
+			const char **value, uint32 *len)
+{
+	for (;;)
+	{
+		if (st->chunk_pos < st->chunk_len)
+		{
+			ledger_am::RecordReader reader(st->chunk + st->chunk_pos, st->chunk_len - st->chunk_pos);
+			ledger_am::RowHeader hdr;
+
+			if (!reader.Next(row_id, value, len) || !ledger_am::DecodeRowHeader(*value, *len, &hdr))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("ledger_am received a malformed range scan chunk")));
+			st->chunk_pos += ledger_am::RecordSize(*len);
+			if (RowIsVisibleAt(*row_id, st->frozen_below, hdr, snapshot))
+				return true;
+			continue;
+		}
+		if (st->done)
+			return false;
+		CHECK_FOR_INTERRUPTS();
+		if (rs->sweep)
+			fetch_sweep_chunk(rs, st);
+		else
+			fetch_range_chunk(rs, st);
+	}
+}
+
+/* load_head moves a merged stream to its next visible row and reads the
+ * row's time, the merge key. */
+static void
+load_head(RangeScanState *rs, RangeStream *st, Relation rel, Snapshot snapshot)
+{
+	Datum		t;
+
+	st->advance = false;
+	st->has_head = stream_next(rs, st, snapshot, &st->head_row, &st->head_value, &st->head_len);
+	if (!st->has_head)
+		return;
+	RowStoreInSlot(st->head_slot, rel, st->head_row, st->head_value, st->head_len);
+	t = slot_getattr(st->head_slot, rs->decl.ts_attnum, &st->head_null);
+	st->head_time = st->head_null ? 0 : RangeTimeMicros(&rs->decl, t);
+}
+
+/* head_before: whether a's head comes before b's in key order (time, NULL
+ * last, then row id). */
+static bool
+head_before(const RangeStream *a, const RangeStream *b)
+{
+	if (a->head_null != b->head_null)
+		return b->head_null;
+	if (!a->head_null && a->head_time != b->head_time)
+		return a->head_time < b->head_time;
+	return a->head_row < b->head_row;
+}
+
+/* range_next returns the next visible row of the scan. */
 static TupleTableSlot *
 range_next(ScanState *ss)
 {
@@ -902,49 +1061,54 @@ range_next(ScanState *ss)
 	TupleTableSlot *slot = ss->ss_ScanTupleSlot;
 	Relation	rel = ss->ss_currentRelation;
 	Snapshot	snapshot = ss->ps.state->es_snapshot;
+	bool		backward = (rs->flags & RF_BACKWARD) != 0;
+	RangeStream *best = NULL;
+	uint64		row_id;
+	const char *value;
+	uint32		len;
 
 	ExecClearTuple(slot);
 	if (!rs->started)
 	{
 		rs->started = true;
-		rs->chunk_len = rs->chunk_pos = 0;
-		rs->batch_rows = rs->first_batch;
 		rs->sweep = false;
-		rs->done = !start_stream(rs);
-		if (!rs->done && (rs->flags & RF_UNORDERED))
+		start_streams(rs);
+		if (rs->nstreams == 1 && (rs->flags & RF_UNORDERED))
 			choose_sweep(rs);
 	}
-	for (;;)
+	if (rs->nstreams == 1)
 	{
-		if (rs->chunk_pos < rs->chunk_len)
-		{
-			ledger_am::RecordReader reader(rs->chunk + rs->chunk_pos, rs->chunk_len - rs->chunk_pos);
-			uint64		row_id;
-			const char *value;
-			uint32		len;
-			ledger_am::RowHeader hdr;
-
-			if (!reader.Next(&row_id, &value, &len) || !ledger_am::DecodeRowHeader(value, len, &hdr))
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("ledger_am received a malformed range scan chunk")));
-			rs->chunk_pos += ledger_am::RecordSize(len);
-			if (RowIsVisibleAt(row_id, rs->frozen_below, hdr, snapshot))
-			{
-				RowStoreInSlot(slot, rel, row_id, value, len);
-				pgstat_count_heap_fetch(rel);
-				return slot;
-			}
-			continue;
-		}
-		if (rs->done)
+		if (!stream_next(rs, &rs->streams[0], snapshot, &row_id, &value, &len))
 			return slot;		/* empty: end of scan */
-		CHECK_FOR_INTERRUPTS();
-		if (rs->sweep)
-			fetch_sweep_chunk(rs);
-		else
-			fetch_range_chunk(rs);
+		RowStoreInSlot(slot, rel, row_id, value, len);
+		pgstat_count_heap_fetch(rel);
+		return slot;
 	}
+
+	/* Several accounts: merge their streams. The row returned last is still
+	 * in use until now, so its streams move on only here. */
+	for (int i = 0; i < rs->nstreams; i++)
+	{
+		RangeStream *st = &rs->streams[i];
+
+		if (st->advance)
+			load_head(rs, st, rel, snapshot);
+		if (st->has_head && (best == NULL || (backward ? head_before(best, st) : head_before(st, best))))
+			best = st;
+	}
+	if (best == NULL)
+		return slot;			/* every stream ended (or none started) */
+	for (int i = 0; i < rs->nstreams; i++)
+	{
+		RangeStream *st = &rs->streams[i];
+
+		/* the same row under several of the accounts: returned once */
+		if (st->has_head && st->head_row == best->head_row)
+			st->advance = true;
+	}
+	RowStoreInSlot(slot, rel, best->head_row, best->head_value, best->head_len);
+	pgstat_count_heap_fetch(rel);
+	return slot;
 }
 
 /* range_recheck: every qual is in the plan's qual list, checked by ExecScan. */
@@ -965,9 +1129,12 @@ end_range_scan(CustomScanState *node)
 {
 	RangeScanState *rs = (RangeScanState *) node;
 
-	if (rs->chunk)
-		pfree(rs->chunk);
-	rs->chunk = NULL;
+	for (int i = 0; i < Max(rs->naccounts, 1); i++)
+	{
+		if (rs->streams[i].chunk)
+			pfree(rs->streams[i].chunk);
+		rs->streams[i].chunk = NULL;
+	}
 }
 
 static void
@@ -976,8 +1143,7 @@ rescan_range_scan(CustomScanState *node)
 	RangeScanState *rs = (RangeScanState *) node;
 
 	rs->started = false;
-	rs->done = false;
-	rs->chunk_len = rs->chunk_pos = 0;
+	rs->nstreams = 0;
 	ExecScanReScan(&node->ss);
 }
 
@@ -996,17 +1162,28 @@ explain_range_scan(CustomScanState *node, List *ancestors, ExplainState *es)
 		return;
 	ts_name = get_attname(RelationGetRelid(rel), decl->ts_attnum, false);
 	initStringInfo(&cond);
-	if (rs->flags & RF_ACCOUNT)
+	if ((rs->flags & RF_ACCOUNT) && list_length(cscan->custom_exprs) == 3)
 		appendStringInfo(&cond, "account = %s",
-						 deparse_expression((Node *) linitial(cscan->custom_exprs), context, true, false));
+						 deparse_expression((Node *) lthird(cscan->custom_exprs), context, true, false));
+	else if (rs->flags & RF_ACCOUNT)
+	{
+		ListCell   *lc;
+
+		/* an OR of accounts: one merged key stream each */
+		appendStringInfoString(&cond, "account IN (");
+		for_each_from(lc, cscan->custom_exprs, 2)
+			appendStringInfo(&cond, "%s%s", foreach_current_index(lc) > 2 ? ", " : "",
+							 deparse_expression((Node *) lfirst(lc), context, true, false));
+		appendStringInfoChar(&cond, ')');
+	}
 	if (rs->flags & RF_LO)
 		appendStringInfo(&cond, "%s%s %s %s", cond.len ? ", " : "", quote_identifier(ts_name),
 						 (rs->flags & RF_LO_STRICT) ? ">" : ">=",
-						 deparse_expression((Node *) lsecond(cscan->custom_exprs), context, true, false));
+						 deparse_expression((Node *) linitial(cscan->custom_exprs), context, true, false));
 	if (rs->flags & RF_HI)
 		appendStringInfo(&cond, "%s%s %s %s", cond.len ? ", " : "", quote_identifier(ts_name),
 						 (rs->flags & RF_HI_STRICT) ? "<" : "<=",
-						 deparse_expression((Node *) lthird(cscan->custom_exprs), context, true, false));
+						 deparse_expression((Node *) lsecond(cscan->custom_exprs), context, true, false));
 	ExplainPropertyText("Range", cond.len ? cond.data : "all", es);
 	ExplainPropertyText("Keys", (rs->flags & RF_ACCOUNT) ? "account, time" : "time", es);
 	ExplainPropertyText("Direction", (rs->flags & RF_UNORDERED) ? "unordered (row id runs)"

@@ -294,11 +294,18 @@ acct_clause_a() {
     rnd 2; if (( R )); then C="debit_account = $L"; else C="credit_account = $L"; fi
     rnd 6; (( R == 0 )) && C="$L = ${C%% =*}"
   else
-    rnd 3
+    rnd 5
+    local l1=$L n1=$LNULL
     case $R in
       0) C="(debit_account = $L OR credit_account = $L)" ;;
       1) C="(credit_account = $L OR debit_account = $L)" ;;
       2) C="($L = debit_account OR credit_account = $L)" ;;
+      3) # two different accounts: merged key streams
+         acct_lit; C="(debit_account = $l1 OR credit_account = $L)"
+         (( LNULL = LNULL || n1 )) ;;
+      4) acct_lit; local l2=$L n2=$LNULL
+         acct_lit; C="(credit_account = $l1 OR debit_account = $l2 OR credit_account = $L)"
+         (( LNULL = LNULL || n1 || n2 )) ;;
     esac
   fi
 }
@@ -381,8 +388,15 @@ form_generic() {
   rnd 2000; ts_lit $(( R * STEP_MIN * SLOTS / 2000 - 600 )); lo=$L
   rnd 8; ts_lit $(( (R + 1) * R * STEP_MIN * SLOTS / 60 )); hi="$L"
   rnd 4; n=$(( R == 0 ? 1 : R * 25 ))
-  rnd 12
+  rnd 14
   case $R in
+    12|13)
+      # each account bound on its own, as pgbench binds :a twice
+      local acct2=$acct
+      rnd 3; if (( R == 0 )); then acct_lit; acct2=$L; [[ $acct2 == NULL::bigint ]] && acct2=NULL; fi
+      QTYPES="bigint, bigint, timestamptz, int"
+      QT="SELECT ts, event_id, amount FROM {T} WHERE (debit_account = \$1 OR credit_account = \$2) AND ts >= \$3 ORDER BY ts DESC, event_id DESC LIMIT \$4"
+      QARGS="$acct, $acct2, $lo, $n"; QK="x::text"; QNOSORT=0 ;;
     0|1|2|3)
       QTYPES="bigint, timestamptz, timestamptz, int"
       QT="SELECT ts, event_id, amount FROM {T} WHERE (debit_account = \$1 OR credit_account = \$1) AND ts >= \$2 AND ts < \$3 ORDER BY ts DESC, event_id DESC LIMIT \$4"
@@ -412,11 +426,12 @@ form_generic() {
 acct_clause_b() {
   name_lit
   if [[ $1 == text ]]; then
-    rnd 6
+    rnd 7
     case $R in
       0) C="src = $L" ;;
       1) C="dst = $L" ;;
       2) C="(src = $L OR dst = $L)" ;;
+      6) local l1=$L n1=$LNULL; name_lit; C="(dst = $l1 OR src = $L)"; (( LNULL = LNULL || n1 )) ;;
       3) C="(dst = $L OR src = $L)" ;;
       4) C="dst = $L::varchar" ;;
       5) C="$L = src" ;;
