@@ -31,7 +31,7 @@ int			ledger_compression = LEDGER_COMPRESSION_LZ4;
 int			ledger_row_compression = LEDGER_COMPRESSION_ZSTD;
 int			ledger_channel_buffer_kb = 256;
 int			ledger_append_ring_kb = 256;
-int			ledger_block_cache_mb = 256;
+int			ledger_block_cache_mb = -1;
 int			ledger_read_threads = -1;
 int			ledger_write_buffer_mb = 64;
 bool		ledger_debug_crash_before_commit_record = false;
@@ -139,7 +139,8 @@ define_gucs(void)
 							PGC_POSTMASTER, GUC_UNIT_KB, NULL, NULL, NULL);
 	DefineCustomIntVariable("ledger_am.block_cache_mb",
 							"Size of the RocksDB block cache of the storage worker.",
-							NULL, &ledger_block_cache_mb, 256, 8, 1024 * 1024,
+							"-1 (the default) sizes it like shared_buffers, at least 256 MB; the smallest is 8 MB.",
+							&ledger_block_cache_mb, -1, -1, 1024 * 1024,
 							PGC_POSTMASTER, GUC_UNIT_MB, NULL, NULL, NULL);
 	DefineCustomIntVariable("ledger_am.read_threads",
 							"Threads of the storage worker that serve reads besides its main loop.",

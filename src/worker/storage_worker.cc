@@ -652,6 +652,21 @@ engine_compression(int setting)
 	}
 }
 
+/*
+ * block_cache_bytes sizes the RocksDB block cache. Rows never pass through
+ * shared_buffers, so by default (-1) the cache of decompressed row blocks
+ * gets as much memory as shared_buffers, the memory a heap table's pages
+ * would be cached in, and at least 256 MB.
+ */
+static uint64
+block_cache_bytes(void)
+{
+	uint64		mb = ledger_block_cache_mb;
+
+	if (ledger_block_cache_mb < 0)
+		mb = Max((uint64) 256, (uint64) NBuffers * BLCKSZ / (1024 * 1024));
+	return Max(mb, (uint64) 8) * 1024 * 1024;
+}
 /* open_engine opens RocksDB with every signal blocked, so the threads
  * RocksDB starts inherit a mask that never diverts Postgres' signals. */
 static void
@@ -667,7 +682,7 @@ open_engine(void)
 	opts = ledger_am::EngineDefaultOptions(path);
 	opts.compression = engine_compression(ledger_compression);
 	opts.row_compression = engine_compression(ledger_row_compression);
-	opts.block_cache_bytes = (uint64) ledger_block_cache_mb * 1024 * 1024;
+	opts.block_cache_bytes = block_cache_bytes();
 	opts.write_buffer_bytes = (uint64) ledger_write_buffer_mb * 1024 * 1024;
 
 	sigfillset(&all);
@@ -803,8 +818,8 @@ ledger_am_worker_main(Datum arg)
 	ledger_channel->restart_code = 0;
 	pg_write_barrier();
 	pg_atomic_write_u32(&ledger_channel->worker_pid, (uint32) MyProcPid);
-	elog(LOG, "ledger_am storage worker started (%u channel slots of %u kB)",
-		 nslots, ledger_channel->buffer_size / 1024);
+	elog(LOG, "ledger_am storage worker started (%u channel slots of %u kB, block cache " UINT64_FORMAT " MB)",
+		 nslots, ledger_channel->buffer_size / 1024, block_cache_bytes() / (1024 * 1024));
 
 	int			idle_passes = 0;
 	TimestampTz pass_time = 0;
