@@ -260,6 +260,10 @@ SELECT debit_account AS d, credit_account AS c FROM rs_events
  ORDER BY ts, event_id LIMIT 1 \gset
 SELECT rs_check(format('SELECT event_id FROM rs_events WHERE debit_account = %s OR credit_account = %s ORDER BY ts, event_id', :d, :c));
 SELECT count(*) = count(DISTINCT event_id) AS once FROM rs_events WHERE debit_account = :d OR credit_account = :c;
+-- rescanned with other values for each outer row (a parameterized scan)
+SELECT rs_check('SELECT u.a, u.b, x.* FROM (VALUES (42, 43), (7, 7), (NULL::bigint, 8), (9, 1000), (43, 42)) u(a, b)
+  CROSS JOIN LATERAL (SELECT e.ts, e.event_id FROM rs_events e WHERE e.debit_account = u.a OR e.credit_account = u.b
+                      ORDER BY e.ts DESC, e.event_id DESC LIMIT 4) x ORDER BY 1, 2, 3 DESC, 4 DESC');
 -- not served: IN lists on a scalar column, an arm that is not an account
 -- equality, no bound
 EXPLAIN (COSTS OFF) SELECT * FROM rs_events WHERE debit_account = 42 OR amount > 9990;

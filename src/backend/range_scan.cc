@@ -670,6 +670,10 @@ struct RangeScanState
 	bool		sweep;			/* RF_UNORDERED reading row ids [sweep_from, sweep_to) */
 	uint64		sweep_from;
 	uint64		sweep_to;
+	/* start_streams' scratch keys, reused by every (re)start */
+	StringInfoData prefix;
+	StringInfoData lo_time;
+	StringInfoData hi_time;
 };
 
 static void begin_range_scan(CustomScanState *node, EState *estate, int eflags);
@@ -745,11 +749,14 @@ begin_range_scan(CustomScanState *node, EState *estate, int eflags)
 	nstreams = Max(rs->naccounts, 1);
 	rs->chunk_cap = (Size) ledger_channel_buffer_kb * 1024;
 	rs->streams = (RangeStream *) palloc0(sizeof(RangeStream) * nstreams);
+	initStringInfo(&rs->prefix);
+	initStringInfo(&rs->lo_time);
+	initStringInfo(&rs->hi_time);
 	for (int i = 0; i < nstreams; i++)
 	{
 		RangeStream *st = &rs->streams[i];
 
-		st->chunk = (char *) palloc(rs->chunk_cap);
+		/* st->chunk: allocated when the stream first starts */
 		initStringInfo(&st->lo_key);
 		initStringInfo(&st->hi_key);
 		if (nstreams > 1)
@@ -795,6 +802,8 @@ static void
 start_stream(RangeScanState *rs, RangeStream *st, const StringInfoData *prefix,
 			 const StringInfoData *lo_time, const StringInfoData *hi_time)
 {
+	if (st->chunk == NULL)
+		st->chunk = (char *) MemoryContextAlloc(GetMemoryChunkContext(st->lo_key.data), rs->chunk_cap);
 	resetStringInfo(&st->lo_key);
 	resetStringInfo(&st->hi_key);
 	appendBinaryStringInfo(&st->lo_key, prefix->data, prefix->len);
@@ -814,35 +823,35 @@ start_stream(RangeScanState *rs, RangeStream *st, const StringInfoData *prefix,
 static void
 start_streams(RangeScanState *rs)
 {
-	StringInfoData prefix;
-	StringInfoData lo_time;
-	StringInfoData hi_time;
+	StringInfo	prefix = &rs->prefix;
+	StringInfo	lo_time = &rs->lo_time;
+	StringInfo	hi_time = &rs->hi_time;
 	Datum		v;
 
 	rs->nstreams = 0;
-	initStringInfo(&prefix);
-	initStringInfo(&lo_time);
-	initStringInfo(&hi_time);
+	resetStringInfo(prefix);
+	resetStringInfo(lo_time);
+	resetStringInfo(hi_time);
 	if (rs->flags & RF_LO)
 	{
 		if (!eval_bound(rs, rs->lo, &v))
 			return;
-		append_time(&lo_time, RangeTimeValue(&rs->decl, exprType((Node *) rs->lo->expr), v),
+		append_time(lo_time, RangeTimeValue(&rs->decl, exprType((Node *) rs->lo->expr), v),
 					(rs->flags & RF_LO_STRICT) != 0);
 	}
 	if (rs->flags & RF_HI)
 	{
 		if (!eval_bound(rs, rs->hi, &v))
 			return;
-		append_time(&hi_time, RangeTimeValue(&rs->decl, exprType((Node *) rs->hi->expr), v),
+		append_time(hi_time, RangeTimeValue(&rs->decl, exprType((Node *) rs->hi->expr), v),
 					!(rs->flags & RF_HI_STRICT));
 	}
 	else
-		appendStringInfoChar(&hi_time, (char) (ledger_am::kTimeNull + 1));
+		appendStringInfoChar(hi_time, (char) (ledger_am::kTimeNull + 1));
 	if (!(rs->flags & RF_ACCOUNT))
 	{
-		RangeAppendDeclaration(&rs->decl, &prefix);
-		start_stream(rs, &rs->streams[0], &prefix, &lo_time, &hi_time);
+		RangeAppendDeclaration(&rs->decl, prefix);
+		start_stream(rs, &rs->streams[0], prefix, lo_time, hi_time);
 		rs->nstreams = 1;
 		return;
 	}
@@ -851,14 +860,14 @@ start_streams(RangeScanState *rs)
 		RangeStream *st = &rs->streams[rs->nstreams];
 		bool		dup = false;
 
-		resetStringInfo(&prefix);
-		RangeAppendDeclaration(&rs->decl, &prefix);
+		resetStringInfo(prefix);
+		RangeAppendDeclaration(&rs->decl, prefix);
 		/* A NULL value matches nothing, nor does a value too long to be a
 		 * key. The value's own type: int2/int4/int8 are keyed alike. */
 		if (!eval_bound(rs, rs->accounts[i], &v) ||
-			!RangeEncodeAccount(&rs->decl, exprType((Node *) rs->accounts[i]->expr), v, &prefix, true))
+			!RangeEncodeAccount(&rs->decl, exprType((Node *) rs->accounts[i]->expr), v, prefix, true))
 			continue;
-		start_stream(rs, st, &prefix, &lo_time, &hi_time);
+		start_stream(rs, st, prefix, lo_time, hi_time);
 		/* the same account twice ($1 and $2 bound alike): one stream */
 		for (int j = 0; j < rs->nstreams && !dup; j++)
 			dup = rs->streams[j].lo_key.len == st->lo_key.len &&
