@@ -6,8 +6,9 @@
  * workers, background and parallel workers, walsenders). A slot carries one
  * request at a time: the backend fills the request fields and the data
  * buffer, sets state POSTED and the worker's latch; the worker processes it,
- * overwrites the same buffer with the response, sets state DONE and the
- * backend's latch. A request abandoned by an error or cancel stays POSTED
+ * overwrites the same buffer with the response, sets state DONE and wakes
+ * the backend if it sleeps on the state word (a futex, see
+ * ChannelComplete). A request abandoned by an error or cancel stays POSTED
  * until the worker finishes it; the slot's next user waits for that first.
  *
  * Included by Postgres-side code only (backends and the worker's main loop).
@@ -20,6 +21,11 @@ extern "C" {
 #include "port/atomics.h"
 #include "storage/latch.h"
 }
+
+#include <climits>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "codec/keys.h"
 
@@ -93,7 +99,7 @@ struct ChannelSlot
 {
 	pg_atomic_uint32 state;
 	uint32		op;
-	Latch	   *client_latch;
+	pg_atomic_uint32 client_sleeping;	/* the backend sleeps on the state word */
 	uint64		generation;		/* worker generation the request was posted to */
 	TableId		table;
 	uint32		flags;
@@ -208,18 +214,33 @@ extern ledger_am::ChannelControl *ledger_channel;
 
 namespace ledger_am {
 
+/*
+ * ChannelStateWord is the slot's state as the futex word both sides use: a
+ * backend waiting for its answer sleeps on it (FUTEX_WAIT while it still
+ * reads POSTED or TAKEN) and the worker wakes it after writing DONE. The
+ * slots live in shared memory mapped by every process, so the futex is
+ * shared (not FUTEX_PRIVATE_FLAG). One syscall each way, where setting a
+ * latch sends the sleeper a signal that its wait loop then has to drain:
+ * measured in docs/architecture.md (The channel).
+ */
+inline uint32 *
+ChannelStateWord(ChannelSlot *slot)
+{
+	return const_cast<uint32 *>(&slot->state.value);
+}
+
 /* ChannelComplete hands a served slot back to its backend. Safe from any
- * thread of the storage worker (atomics and SetLatch only). */
+ * thread of the storage worker (atomics and a futex wake only). */
 inline void
 ChannelComplete(ChannelSlot *slot)
 {
-	Latch	   *latch = slot->client_latch;
-
 	pg_write_barrier();
 	pg_atomic_write_u32(&slot->state, kSlotDone);
+	/* a full barrier: the DONE store is visible before the flag is read,
+	 * and the backend reads the state after setting its flag (Dekker) */
 	pg_atomic_fetch_sub_u32(&ledger_channel->inflight, 1);
-	if (latch)
-		SetLatch(latch);
+	if (pg_atomic_read_u32(&slot->client_sleeping) != 0)
+		(void) syscall(SYS_futex, ChannelStateWord(slot), FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
 /* ChannelSlotRing returns a slot's append ring. */
