@@ -264,10 +264,16 @@ SELECT count(*) = count(DISTINCT event_id) AS once FROM rs_events WHERE debit_ac
 SELECT rs_check('SELECT u.a, u.b, x.* FROM (VALUES (42, 43), (7, 7), (NULL::bigint, 8), (9, 1000), (43, 42)) u(a, b)
   CROSS JOIN LATERAL (SELECT e.ts, e.event_id FROM rs_events e WHERE e.debit_account = u.a OR e.credit_account = u.b
                       ORDER BY e.ts DESC, e.event_id DESC LIMIT 4) x ORDER BY 1, 2, 3 DESC, 4 DESC');
--- not served: IN lists on a scalar column, an arm that is not an account
--- equality, no bound
-EXPLAIN (COSTS OFF) SELECT * FROM rs_events WHERE debit_account = 42 OR amount > 9990;
+-- an IN list on an account column: one stream per distinct value (NULLs
+-- match nothing)
+EXPLAIN (COSTS OFF) SELECT * FROM rs_events WHERE debit_account IN (1, 2) ORDER BY ts DESC LIMIT 3;
 SELECT rs_check('SELECT event_id FROM rs_events WHERE debit_account IN (1, 2) ORDER BY event_id');
+SELECT rs_check('SELECT ts FROM rs_events WHERE credit_account IN (3, NULL, 3, 4) ORDER BY ts DESC LIMIT 9');
+SELECT rs_check('SELECT event_id FROM rs_events WHERE debit_account IN (5) OR credit_account IN (6, 7) ORDER BY ts, event_id');
+-- not served: more than 8 values, an arm that is not an account equality,
+-- no bound
+EXPLAIN (COSTS OFF) SELECT * FROM rs_events WHERE debit_account IN (1, 2, 3, 4, 5, 6, 7, 8, 9);
+EXPLAIN (COSTS OFF) SELECT * FROM rs_events WHERE debit_account = 42 OR amount > 9990;
 EXPLAIN (COSTS OFF) SELECT count(*) FROM rs_events;
 -- switched off
 SET ledger_am.enable_range_scan = off;

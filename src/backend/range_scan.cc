@@ -9,6 +9,7 @@
  *   WHERE $1 = ANY(account_array_col) ...
  *   WHERE (debit_account = $1 OR credit_account = $1) ...
  *   WHERE (debit_account = $1 OR credit_account = $2) ...   (merged streams)
+ *   WHERE debit_account IN (1, 2, 3) ...                    (merged streams)
  *   WHERE ts BETWEEN $1 AND $2 ...
  *   ... JOIN accounts a ON e.debit_account = a.id   (parameterized path)
  *
@@ -41,6 +42,7 @@ extern "C" {
 #include "parser/parse_coerce.h"
 #include "pgstat.h"
 #include "storage/predicate.h"
+#include "utils/array.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/builtins.h"
@@ -252,6 +254,58 @@ account_value(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, Node *c
 }
 
 /*
+ * in_list_values returns the values of `col IN (constants)` (col = ANY of a
+ * constant array) on a scalar account column, NULLs left out (they match
+ * nothing), as Consts of the array's element type; NIL if the clause is not
+ * that, names no value or more than kMaxAccountStreams values.
+ */
+static List *
+in_list_values(RelOptInfo *rel, const RangeDecl *decl, ScalarArrayOpExpr *saop)
+{
+	Node	   *arr = strip_relabel((Node *) lsecond(saop->args));
+	Const	   *c;
+	ArrayType  *a;
+	Oid			ltype;
+	Oid			rtype;
+	int16		elmlen;
+	bool		elmbyval;
+	char		elmalign;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	List	   *values = NIL;
+
+	if (!saop->useOr || !IsA(arr, Const) || ((Const *) arr)->constisnull)
+		return NIL;
+	c = (Const *) arr;
+	op_input_types(saop->opno, &ltype, &rtype);
+	for (int i = 0; i < decl->naccounts; i++)
+	{
+		if (decl->account_is_array[i] || !is_column((Node *) linitial(saop->args), rel, decl->account_attnum[i]))
+			continue;
+		if (!value_type_ok(decl->account_elem_type[i], ltype, rtype) || !collation_ok(saop->inputcollid) ||
+			btree_strategy(saop->opno, ltype) != BTEqualStrategyNumber)
+			return NIL;
+		a = DatumGetArrayTypeP(c->constvalue);
+		if (ARR_ELEMTYPE(a) != rtype)
+			return NIL;
+		get_typlenbyvalalign(rtype, &elmlen, &elmbyval, &elmalign);
+		deconstruct_array(a, rtype, elmlen, elmbyval, elmalign, &elems, &nulls, &n);
+		for (int j = 0; j < n; j++)
+		{
+			if (nulls[j])
+				continue;
+			values = list_append_unique(values, makeConst(rtype, -1, c->constcollid, elmlen,
+														  elems[j], false, elmbyval));
+			if (list_length(values) > kMaxAccountStreams)
+				return NIL;
+		}
+		return values;
+	}
+	return NIL;
+}
+
+/*
  * account_values returns the account values a clause restricts the row to,
  * distinct (equal() expressions once), or NIL: one for an equality,
  * several for an OR whose every arm is one (debit = X OR credit = Y: the
@@ -267,6 +321,9 @@ account_values(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, Node *
 
 	if (IsA(clause, RestrictInfo))
 		clause = (Node *) ((RestrictInfo *) clause)->clause;
+	if (IsA(clause, ScalarArrayOpExpr) &&
+		(values = in_list_values(rel, decl, (ScalarArrayOpExpr *) clause)) != NIL)
+		return values;
 	if (!is_orclause(clause))
 	{
 		one = account_value(root, rel, decl, clause, outer_ok);

@@ -294,7 +294,7 @@ acct_clause_a() {
     rnd 2; if (( R )); then C="debit_account = $L"; else C="credit_account = $L"; fi
     rnd 6; (( R == 0 )) && C="$L = ${C%% =*}"
   else
-    rnd 5
+    rnd 6
     local l1=$L n1=$LNULL
     case $R in
       0) C="(debit_account = $L OR credit_account = $L)" ;;
@@ -306,6 +306,9 @@ acct_clause_a() {
       4) acct_lit; local l2=$L n2=$LNULL
          acct_lit; C="(credit_account = $l1 OR debit_account = $l2 OR credit_account = $L)"
          (( LNULL = LNULL || n1 || n2 )) ;;
+      5) # an IN list on one account column
+         acct_lit; C="debit_account IN ($l1, $L)"
+         (( LNULL = LNULL || n1 )) ;;
     esac
   fi
 }
