@@ -200,6 +200,22 @@ collation_ok(Oid collid)
 	return !OidIsValid(collid) || get_collation_isdeterministic(collid);
 }
 
+/* account_equality: whether operator opno (with collation collid) is a btree
+ * equality whose operand types key like an account column of element type
+ * elem; sets *rtype (when given) to its right operand's type. */
+static bool
+account_equality(Oid elem, Oid opno, Oid collid, Oid *rtype)
+{
+	Oid			ltype;
+	Oid			r;
+
+	op_input_types(opno, &ltype, &r);
+	if (rtype)
+		*rtype = r;
+	return value_type_ok(elem, ltype, r) && collation_ok(collid) &&
+		btree_strategy(opno, ltype) == BTEqualStrategyNumber;
+}
+
 /* account_value returns the value an equality clause compares an account
  * column with (or, for an array column, the X of X = ANY(col)), or NULL. */
 static Expr *
@@ -216,8 +232,6 @@ account_value(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, Node *c
 			OpExpr	   *op = (OpExpr *) clause;
 			Node	   *l = (Node *) linitial(op->args);
 			Node	   *r = (Node *) lsecond(op->args);
-			Oid			ltype;
-			Oid			rtype;
 			Node	   *other;
 
 			if (is_column(l, rel, attnum))
@@ -226,9 +240,7 @@ account_value(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, Node *c
 				other = l;
 			else
 				continue;
-			op_input_types(op->opno, &ltype, &rtype);
-			if (!value_type_ok(elem, ltype, rtype) || !collation_ok(op->inputcollid) ||
-				btree_strategy(op->opno, ltype) != BTEqualStrategyNumber ||
+			if (!account_equality(elem, op->opno, op->inputcollid, NULL) ||
 				!usable_value(root, rel, other, outer_ok))
 				continue;
 			return (Expr *) other;
@@ -237,14 +249,10 @@ account_value(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, Node *c
 		{
 			ScalarArrayOpExpr *saop = (ScalarArrayOpExpr *) clause;
 			Node	   *value = (Node *) linitial(saop->args);
-			Oid			ltype;
-			Oid			rtype;
 
 			if (!saop->useOr || !is_column((Node *) lsecond(saop->args), rel, attnum))
 				continue;
-			op_input_types(saop->opno, &ltype, &rtype);
-			if (!value_type_ok(elem, ltype, rtype) || !collation_ok(saop->inputcollid) ||
-				btree_strategy(saop->opno, ltype) != BTEqualStrategyNumber ||
+			if (!account_equality(elem, saop->opno, saop->inputcollid, NULL) ||
 				!usable_value(root, rel, value, outer_ok))
 				continue;
 			return (Expr *) value;
@@ -265,7 +273,6 @@ in_list_values(RelOptInfo *rel, const RangeDecl *decl, ScalarArrayOpExpr *saop)
 	Node	   *arr = strip_relabel((Node *) lsecond(saop->args));
 	Const	   *c;
 	ArrayType  *a;
-	Oid			ltype;
 	Oid			rtype;
 	int16		elmlen;
 	bool		elmbyval;
@@ -278,13 +285,11 @@ in_list_values(RelOptInfo *rel, const RangeDecl *decl, ScalarArrayOpExpr *saop)
 	if (!saop->useOr || !IsA(arr, Const) || ((Const *) arr)->constisnull)
 		return NIL;
 	c = (Const *) arr;
-	op_input_types(saop->opno, &ltype, &rtype);
 	for (int i = 0; i < decl->naccounts; i++)
 	{
 		if (decl->account_is_array[i] || !is_column((Node *) linitial(saop->args), rel, decl->account_attnum[i]))
 			continue;
-		if (!value_type_ok(decl->account_elem_type[i], ltype, rtype) || !collation_ok(saop->inputcollid) ||
-			btree_strategy(saop->opno, ltype) != BTEqualStrategyNumber)
+		if (!account_equality(decl->account_elem_type[i], saop->opno, saop->inputcollid, &rtype))
 			return NIL;
 		a = DatumGetArrayTypeP(c->constvalue);
 		if (ARR_ELEMTYPE(a) != rtype)
