@@ -108,6 +108,7 @@ ledger_shmem_startup(void)
 			pg_atomic_init_u64(&slot->ring_head, 0);
 			pg_atomic_init_u64(&slot->ring_tail, 0);
 			pg_atomic_init_u32(&slot->ring_waiting, 0);
+			pg_atomic_init_u32(&slot->client_sleeping, 0);
 		}
 	}
 	LWLockRelease(AddinShmemInitLock);
