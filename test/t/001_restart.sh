@@ -9,7 +9,9 @@
 # uncommitted rows sleeping inside its transaction, stops the server with
 # `pg_ctl stop -m immediate` (crash), starts it again and checks that exactly
 # the committed rows are there, through a sequential scan and through the
-# unique indexes, and that the table keeps working after the crash.
+# unique indexes, and that the table keeps working after the crash. Then:
+# a worker that cannot open its storage reports why (12-13), and the block
+# cache's size follows shared_buffers unless set (14).
 # Prints "ok N - ..." / "not ok N - ..." lines and a summary; exits non-zero on
 # any failure. Set KEEP_CLUSTER=1 to keep the data directory for inspection.
 set -uo pipefail
@@ -19,7 +21,7 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 source "$REPO_ROOT/scripts/cluster.sh"
 
 PORT=${T001_PORT:-54331}
-PLAN=13
+PLAN=14
 TESTNO=0
 FAILED=0
 DIR=""
@@ -225,5 +227,19 @@ fi
 chmod 700 "$DIR/ledger_am"
 expect_eq "directory readable again: the restarted worker serves all 1500 rows" \
   "$(cluster_psql_retry "$DIR" 30 "SELECT count(*) FROM events" -d postgres -qAt 2>&1 | tail -n 1)" "1500"
+
+# 14: the block cache follows shared_buffers by default (at least 256 MB);
+# an explicit ledger_am.block_cache_mb wins. The worker logs the size.
+cache_sizes=""
+for conf in "shared_buffers = '512MB'" "ledger_am.block_cache_mb = 64"; do
+  cluster_stop "$DIR" fast >/dev/null 2>&1
+  echo "$conf" >>"$DIR/postgresql.conf"
+  : >"$DIR/server.log"
+  cluster_start "$DIR" >/dev/null 2>&1
+  cluster_psql_retry "$DIR" 30 "SELECT count(*) FROM events" -d postgres -qAt >/dev/null 2>&1
+  cache_sizes+="$(grep -o 'block cache [0-9]* MB' "$DIR/server.log" | tail -n 1); "
+done
+expect_eq "block cache: 512 MB with shared_buffers = 512MB, 64 MB when set" \
+  "$cache_sizes" "block cache 512 MB; block cache 64 MB; "
 
 finish
