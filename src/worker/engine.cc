@@ -23,6 +23,7 @@
  * recycle_log_file_num stays 0 rather than pretending.
  */
 #include "worker/engine.h"
+#include "worker/row_cache.h"
 #include "worker/rocks_logger.h"
 
 #include <algorithm>
@@ -138,6 +139,27 @@ constexpr const char *kKeysFamily = "keys";
 std::vector<OwnedRange> g_ranges;
 uint64_t g_reserve_step = 0;
 std::unordered_map<TableId, TableState, TableIdHash> g_tables;
+/* Whole rows for point reads, in the block cache's memory (row_cache.h). */
+std::unique_ptr<RowCache> g_row_cache;
+
+/* RowMissReadOptions reads a row the row cache lacks; it goes into the row
+ * cache, its block does not. */
+rocksdb::ReadOptions
+RowMissReadOptions()
+{
+	rocksdb::ReadOptions ro;
+	ro.fill_cache = false;
+	return ro;
+}
+
+/* RowsRemoved makes every cached row a miss; call after applying any write
+ * that deletes rows, whether it succeeded or not. */
+void
+RowsRemoved()
+{
+	if (g_row_cache)
+		g_row_cache->Invalidate();
+}
 
 /* RowsCf and KeysCf name the two column families; CfOf picks the one that
  * holds a key space (its first key byte). */
@@ -719,6 +741,7 @@ EngineOpen(const EngineOptions &options) noexcept
 			}
 		}
 		g_db = db;
+		g_row_cache.reset(new RowCache(table.block_cache));
 		g_keys_cf = keys;
 		g_reserve_step = options.row_id_reserve_step;
 		g_tables.clear();
@@ -745,6 +768,7 @@ EngineClose() noexcept
 	{
 		g_tables.clear();
 		g_ranges.clear();
+		g_row_cache.reset();
 		if (g_db == nullptr)
 			return;
 		/* After a failed write the instance is abandoned, not closed: closing
@@ -1056,11 +1080,21 @@ EngineGet(const TableId &t, uint64_t row_id, char *buf, size_t cap, size_t *used
 		*used = 0;
 		if (g_db == nullptr)
 			return NotOpen();
-		rocksdb::PinnableSlice value;
-		rocksdb::Status s =
-			g_db->Get(rocksdb::ReadOptions(), RowsCf(), RowKey(t, row_id), &value);
-		if (!s.ok())
-			return FromRocks(s);
+		RowCache::Pin pin;
+		rocksdb::PinnableSlice fetched;
+		rocksdb::Slice value;
+		uint64_t epoch = g_row_cache->Epoch();
+		if (g_row_cache->Lookup(epoch, t, row_id, &pin))
+			value = pin.value();
+		else
+		{
+			rocksdb::Status s =
+				g_db->Get(RowMissReadOptions(), RowsCf(), RowKey(t, row_id), &fetched);
+			if (!s.ok())
+				return FromRocks(s);
+			g_row_cache->Insert(epoch, t, row_id, fetched);
+			value = fetched;
+		}
 		if (value.size() > UINT32_MAX)
 			return MakeStatus(EngineCode::kCorruption, "stored row is larger than 4 GB");
 		RecordWriter w(buf, cap);
@@ -1180,7 +1214,9 @@ EngineDeleteRow(const TableId &t, uint64_t row_id, uint64_t xmin) noexcept
 		wo.sync = false;
 		rocksdb::WriteBatch one;
 		one.Delete(RowsCf(), key);
-		return FromWrite(LockedWrite(wo, &one));
+		s = LockedWrite(wo, &one);
+		RowsRemoved();
+		return FromWrite(s);
 	}
 	catch (...)
 	{
@@ -1215,6 +1251,7 @@ EngineDropTable(const TableId &t) noexcept
 		rocksdb::WriteOptions wo;
 		wo.sync = true;
 		s = LockedWrite(wo, &batch);
+		RowsRemoved();
 		if (!s.ok())
 			(void) FromWrite(s);
 		/* Forget the counter even on failure: it is re-derived from storage. */
@@ -1278,6 +1315,7 @@ EngineDropDatabase(uint32_t db) noexcept
 		rocksdb::WriteOptions wo;
 		wo.sync = true;
 		s = batch.Count() > 0 ? LockedWrite(wo, &batch) : rocksdb::Status::OK();
+		RowsRemoved();
 
 		ForgetRanges([db](const OwnedRange &r) { return r.table.db == db; });
 		for (auto it = g_tables.begin(); it != g_tables.end();)
@@ -1449,11 +1487,18 @@ EngineRangeScan(const TableId &t, uint8_t space, const char *lo, size_t lo_len, 
 		rocksdb::Iterator *it = range->it.get();
 		RecordWriter writer(buf, cap);
 
-		/* Keys are read in batches and their rows fetched with one MultiGet. */
+		/* Keys are read in batches; their rows come from the row cache, the
+		 * ones it lacks from one MultiGet. */
 		constexpr size_t kBatch = 64;
 		std::vector<std::string> keys;
 		std::vector<std::string> row_keys;
 		std::vector<uint64_t> ids;
+		RowCache::Pin pins[kBatch];
+		std::vector<size_t> misses;
+		std::vector<rocksdb::Slice> slices;
+		std::vector<rocksdb::PinnableSlice> fetched(kBatch);
+		std::vector<rocksdb::Status> statuses(kBatch);
+		const uint64_t epoch = g_row_cache->Epoch();
 		bool exhausted = false;
 
 		if (backward)
@@ -1488,22 +1533,41 @@ EngineRangeScan(const TableId &t, uint8_t space, const char *lo, size_t lo_len, 
 			if (keys.empty())
 				break;
 
-			std::vector<rocksdb::Slice> slices(row_keys.begin(), row_keys.end());
-			std::vector<rocksdb::PinnableSlice> values(slices.size());
-			std::vector<rocksdb::Status> statuses(slices.size());
-			g_db->MultiGet(rocksdb::ReadOptions(), RowsCf(), slices.size(),
-						   slices.data(), values.data(), statuses.data());
+			misses.clear();
+			slices.clear();
 			for (size_t i = 0; i < keys.size(); i++)
-			{
-				if (statuses[i].IsNotFound())
+				if (!g_row_cache->Lookup(epoch, t, ids[i], &pins[i]))
 				{
-					/* The row was reclaimed (aborted): its range keys linger. */
+					misses.push_back(i);
+					slices.emplace_back(row_keys[i]);
 				}
-				else if (!statuses[i].ok())
-					return FromRocks(statuses[i]);
-				else
+			for (size_t m = 0; m < misses.size(); m++)
+				fetched[m].Reset();
+			if (!misses.empty())
+				g_db->MultiGet(RowMissReadOptions(), RowsCf(), slices.size(),
+							   slices.data(), fetched.data(), statuses.data());
+			for (size_t i = 0, m = 0; i < keys.size(); i++)
+			{
+				rocksdb::Slice value;
+				bool found = true;
+				if (m < misses.size() && misses[m] == i)
 				{
-					if (!writer.Fits(values[i].size()))
+					if (statuses[m].IsNotFound())
+						found = false;	/* reclaimed (aborted): its range keys linger */
+					else if (!statuses[m].ok())
+						return FromRocks(statuses[m]);
+					else
+					{
+						value = fetched[m];
+						g_row_cache->Insert(epoch, t, ids[i], value);
+					}
+					m++;
+				}
+				else
+					value = pins[i].value();
+				if (found)
+				{
+					if (!writer.Fits(value.size()))
 					{
 						if (writer.count() == 0)
 							return MakeStatus(EngineCode::kBufferTooSmall,
@@ -1512,8 +1576,8 @@ EngineRangeScan(const TableId &t, uint8_t space, const char *lo, size_t lo_len, 
 						exhausted = false;
 						goto stop;
 					}
-					char *dst = writer.Append(ids[i], static_cast<uint32_t>(values[i].size()));
-					std::memcpy(dst, values[i].data(), values[i].size());
+					char *dst = writer.Append(ids[i], static_cast<uint32_t>(value.size()));
+					std::memcpy(dst, value.data(), value.size());
 				}
 				if (keys[i].size() > resume_cap)
 					return MakeStatus(EngineCode::kBufferTooSmall, "range key longer than the resume buffer");
@@ -1597,7 +1661,9 @@ EnginePurgeLostRows(uint64_t next_xid, uint64_t *examined, uint64_t *purged) noe
 			return OkStatus();
 		rocksdb::WriteOptions wo;
 		wo.sync = true;
-		return FromWrite(LockedWrite(wo, &batch));
+		rocksdb::Status s = LockedWrite(wo, &batch);
+		RowsRemoved();
+		return FromWrite(s);
 	}
 	catch (...)
 	{
