@@ -1490,9 +1490,14 @@ EngineRangeScan(const TableId &t, uint8_t space, const char *lo, size_t lo_len, 
 		/* Keys are read in batches; their rows come from the row cache, the
 		 * ones it lacks from one MultiGet. */
 		constexpr size_t kBatch = 64;
-		std::vector<std::string> keys;
-		std::vector<std::string> row_keys;
-		std::vector<uint64_t> ids;
+		/* The batch's range keys (past the prefix) back to back in one
+		 * buffer, and its row keys: no allocation per row. */
+		std::string key_bytes;
+		size_t key_end[kBatch];
+		char row_keys[kBatch][kRowKeyLen];
+		const std::string table_prefix = TablePrefix(t);
+		uint64_t ids[kBatch];
+		size_t n = 0;
 		RowCache::Pin pins[kBatch];
 		std::vector<size_t> misses;
 		std::vector<rocksdb::Slice> slices;
@@ -1507,10 +1512,9 @@ EngineRangeScan(const TableId &t, uint8_t space, const char *lo, size_t lo_len, 
 			it->SeekToFirst();
 		while (!exhausted)
 		{
-			keys.clear();
-			row_keys.clear();
-			ids.clear();
-			while (keys.size() < kBatch && (max_rows == 0 || *count + keys.size() < max_rows))
+			key_bytes.clear();
+			n = 0;
+			while (n < kBatch && (max_rows == 0 || *count + n < max_rows))
 			{
 				if (!it->Valid())
 				{
@@ -1520,9 +1524,12 @@ EngineRangeScan(const TableId &t, uint8_t space, const char *lo, size_t lo_len, 
 				rocksdb::Slice k = it->key();
 				if (k.size() < prefix.size() + 8)
 					return MakeStatus(EngineCode::kCorruption, "malformed range key");
-				keys.emplace_back(k.data() + prefix.size(), k.size() - prefix.size());
-				ids.push_back(RangeKeyRowId(k.data(), k.size()));
-				row_keys.push_back(RowKey(t, ids.back()));
+				key_bytes.append(k.data() + prefix.size(), k.size() - prefix.size());
+				key_end[n] = key_bytes.size();
+				ids[n] = RangeKeyRowId(k.data(), k.size());
+				std::memcpy(row_keys[n], table_prefix.data(), kTablePrefixLen);
+				PutU64BE(row_keys[n] + kTablePrefixLen, ids[n]);
+				n++;
 				if (backward)
 					it->Prev();
 				else
@@ -1530,23 +1537,23 @@ EngineRangeScan(const TableId &t, uint8_t space, const char *lo, size_t lo_len, 
 			}
 			if (!it->status().ok())
 				return FromRocks(it->status());
-			if (keys.empty())
+			if (n == 0)
 				break;
 
 			misses.clear();
 			slices.clear();
-			for (size_t i = 0; i < keys.size(); i++)
+			for (size_t i = 0; i < n; i++)
 				if (!g_row_cache->Lookup(epoch, t, ids[i], &pins[i]))
 				{
 					misses.push_back(i);
-					slices.emplace_back(row_keys[i]);
+					slices.emplace_back(row_keys[i], kRowKeyLen);
 				}
 			for (size_t m = 0; m < misses.size(); m++)
 				fetched[m].Reset();
 			if (!misses.empty())
 				g_db->MultiGet(RowMissReadOptions(), RowsCf(), slices.size(),
 							   slices.data(), fetched.data(), statuses.data());
-			for (size_t i = 0, m = 0; i < keys.size(); i++)
+			for (size_t i = 0, m = 0; i < n; i++)
 			{
 				rocksdb::Slice value;
 				bool found = true;
@@ -1579,10 +1586,12 @@ EngineRangeScan(const TableId &t, uint8_t space, const char *lo, size_t lo_len, 
 					char *dst = writer.Append(ids[i], static_cast<uint32_t>(value.size()));
 					std::memcpy(dst, value.data(), value.size());
 				}
-				if (keys[i].size() > resume_cap)
+				size_t key_start = i == 0 ? 0 : key_end[i - 1];
+				size_t key_len = key_end[i] - key_start;
+				if (key_len > resume_cap)
 					return MakeStatus(EngineCode::kBufferTooSmall, "range key longer than the resume buffer");
-				std::memcpy(resume, keys[i].data(), keys[i].size());
-				*resume_len = keys[i].size();
+				std::memcpy(resume, key_bytes.data() + key_start, key_len);
+				*resume_len = key_len;
 			}
 			*used = writer.used();
 			*count = writer.count();
