@@ -225,6 +225,13 @@ SELECT rs_check('SELECT event_id FROM rs_events WHERE debit_account = 1000');
 EXPLAIN (COSTS OFF) SELECT * FROM rs_events WHERE debit_account = 42 OR credit_account = 42 ORDER BY ts DESC LIMIT 5;
 SELECT ts, amount FROM rs_events WHERE debit_account = 42 OR credit_account = 42 ORDER BY ts DESC LIMIT 5;
 SELECT rs_check('SELECT ts FROM rs_events WHERE debit_account = 42 OR credit_account = 42 ORDER BY ts DESC LIMIT 5');
+-- A scan read to its end asks for its next rows ahead (one client active):
+-- another scan of the same backend that needs the channel meanwhile (here
+-- the primary key probes of a subplan) first takes in that answer for it.
+EXPLAIN (COSTS OFF) SELECT e.ts, (SELECT x.amount FROM rs_events x WHERE x.event_id = e.event_id)
+FROM rs_events e WHERE debit_account = 42 OR credit_account = 42;
+SELECT rs_check('SELECT e.ts, e.event_id, (SELECT x.amount FROM rs_events x WHERE x.event_id = e.event_id) FROM rs_events e WHERE debit_account = 42 OR credit_account = 42');
+SELECT rs_check('SELECT e.ts, (SELECT x.amount FROM rs_events x WHERE x.event_id = e.event_id) FROM rs_events e WHERE debit_account = 42 OR credit_account = 42 ORDER BY ts DESC');
 EXPLAIN (COSTS OFF) SELECT * FROM rs_events WHERE debit_account = 42 ORDER BY ts LIMIT 5;
 SELECT rs_check('SELECT ts FROM rs_events WHERE debit_account = 42 ORDER BY ts LIMIT 5');
 EXPLAIN (COSTS OFF) SELECT * FROM rs_events ORDER BY ts DESC LIMIT 10;

@@ -98,6 +98,9 @@ static const uint32 kFirstBatchRows = 32;
  * key stream (and one channel-sized buffer) each. */
 static const int kMaxAccountStreams = 8;
 
+/* First request of a stream that reads ahead (read_ahead_wanted). */
+static const uint32 kReadAheadFirstRows = 16;
+
 static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
 
 /* ------------------------------------------------------------------------
@@ -702,7 +705,16 @@ struct RangeStream
 	Size		chunk_pos;
 	uint64		frozen_below;
 	uint32		batch_rows;
+	bool		backward;
 	bool		done;			/* the worker has no more keys in range */
+	/* read-ahead (read_ahead_wanted): the next chunk, asked for while this
+	 * one is read */
+	char	   *next_chunk;
+	Size		next_len;
+	uint64		next_frozen;
+	bool		next_done;
+	bool		requested;		/* a read-ahead request is in flight */
+	bool		next_ready;		/* its answer is in next_chunk */
 	/* merging only: the stream's next visible row */
 	bool		has_head;
 	bool		advance;		/* head was returned: move on before the next pick */
@@ -858,12 +870,24 @@ append_time(StringInfo key, int64 v, bool add_one)
 	appendBinaryStringInfo(key, buf, sizeof(buf));
 }
 
+/* forget_read_ahead drops a stream's read-ahead: its answer is waited for
+ * (the channel slot is needed again) and thrown away. */
+static void
+forget_read_ahead(RangeStream *st)
+{
+	if (st->requested && ChannelAsyncOwnedBy(st))
+		ChannelAwaitAsync();
+	st->requested = false;
+	st->next_ready = false;
+}
+
 /* start_stream builds one stream's first request keys: prefix (declaration
  * and account) followed by the time bounds. */
 static void
 start_stream(RangeScanState *rs, RangeStream *st, const StringInfoData *prefix,
 			 const StringInfoData *lo_time, const StringInfoData *hi_time)
 {
+	forget_read_ahead(st);
 	if (st->chunk == NULL)
 		st->chunk = (char *) MemoryContextAlloc(GetMemoryChunkContext(st->lo_key.data), rs->chunk_cap);
 	resetStringInfo(&st->lo_key);
@@ -874,6 +898,7 @@ start_stream(RangeScanState *rs, RangeStream *st, const StringInfoData *prefix,
 	appendBinaryStringInfo(&st->hi_key, hi_time->data, hi_time->len);
 	st->chunk_len = st->chunk_pos = 0;
 	st->batch_rows = rs->first_batch;
+	st->backward = (rs->flags & RF_BACKWARD) != 0;
 	st->done = false;
 	st->has_head = false;
 	st->advance = true;
@@ -1016,38 +1041,28 @@ fetch_sweep_chunk(RangeScanState *rs, RangeStream *st)
 	ChannelEnd(slot);
 }
 
-/* fetch_range_chunk requests the next rows of a stream. */
+/*
+ * take_range_answer moves a range scan answer from the channel slot into
+ * dest and moves the stream's bounds past it. Runs inside ChannelAwaitAsync
+ * for read-ahead answers, so it must not fail: the key buffers were made
+ * large enough for any resume key before the request was posted.
+ */
 static void
-fetch_range_chunk(RangeScanState *rs, RangeStream *st)
+take_range_answer(RangeStream *st, ledger_am::ChannelSlot *slot, char *dest, Size *len,
+				  uint64 *frozen_below, bool *done)
 {
-	ledger_am::ChannelSlot *slot;
-	char	   *data;
-	uint8		space = (rs->flags & RF_ACCOUNT) ? ledger_am::kAccountSpace : ledger_am::kTimeSpace;
-	bool		backward = (rs->flags & RF_BACKWARD) != 0;
-	size_t		resume_len;
+	char	   *data = ledger_am::ChannelSlotData(slot);
+	size_t		resume_len = (size_t) slot->out2;
 
-	if (st->lo_key.len > (int) ledger_am::kMaxRangeKeySuffix + 1 ||
-		st->hi_key.len > (int) ledger_am::kMaxRangeKeySuffix + 1)
-		elog(ERROR, "ledger_am range scan bound too long");
-	slot = ChannelBegin();
-	data = ledger_am::ChannelSlotData(slot);
-	put_bounds(st, slot, space);
-	slot->table = rs->table;
-	slot->flags = backward ? ledger_am::kScanBackward : 0;
-	slot->arg1 = st->batch_rows;
-	(void) ChannelCall(slot, ledger_am::kOpRangeScan, "scanning a range");
-
-	memcpy(st->chunk, data, slot->data_len);
-	st->chunk_len = slot->data_len;
-	st->chunk_pos = 0;
-	st->frozen_below = slot->out1;
-	st->done = (slot->out_flags & ledger_am::kScanDone) != 0;
-	resume_len = (size_t) slot->out2;
-	if (!st->done)
+	memcpy(dest, data, slot->data_len);
+	*len = slot->data_len;
+	*frozen_below = slot->out1;
+	*done = (slot->out_flags & ledger_am::kScanDone) != 0;
+	if (!*done)
 	{
 		const char *resume = ledger_am::RangeResumeKey(data, ledger_channel->buffer_size);
 
-		if (backward)
+		if (st->backward)
 		{
 			resetStringInfo(&st->hi_key);
 			appendBinaryStringInfo(&st->hi_key, resume, (int) resume_len);
@@ -1059,9 +1074,101 @@ fetch_range_chunk(RangeScanState *rs, RangeStream *st)
 			appendStringInfoChar(&st->lo_key, '\0');	/* strictly after it */
 		}
 	}
-	ChannelEnd(slot);
+}
+
+/* absorb_read_ahead takes a read-ahead answer into the stream's next_chunk. */
+static void
+absorb_read_ahead(void *arg, ledger_am::ChannelSlot *slot)
+{
+	RangeStream *st = (RangeStream *) arg;
+
+	take_range_answer(st, slot, st->next_chunk, &st->next_len, &st->next_frozen, &st->next_done);
+	st->requested = false;
+	st->next_ready = true;
+}
+
+/* post_range_request fills a slot with the stream's next request. */
+static ledger_am::ChannelSlot *
+post_range_request(RangeScanState *rs, RangeStream *st)
+{
+	ledger_am::ChannelSlot *slot;
+	uint8		space = (rs->flags & RF_ACCOUNT) ? ledger_am::kAccountSpace : ledger_am::kTimeSpace;
+
+	if (st->lo_key.len > (int) ledger_am::kMaxRangeKeySuffix + 1 ||
+		st->hi_key.len > (int) ledger_am::kMaxRangeKeySuffix + 1)
+		elog(ERROR, "ledger_am range scan bound too long");
+	slot = ChannelBegin();
+	put_bounds(st, slot, space);
+	slot->table = rs->table;
+	slot->flags = st->backward ? ledger_am::kScanBackward : 0;
+	slot->arg1 = st->batch_rows;
 	/* Grow requests: LIMIT-sized reads first, then whole buffers. */
 	st->batch_rows = st->batch_rows >= 4096 ? 0 : st->batch_rows * 4;
+	return slot;
+}
+
+/*
+ * read_ahead_wanted: whether a stream should ask for its next chunk before
+ * it needs it. Then the worker reads that chunk while this backend returns
+ * the current one: on an idle machine a 200-row account window costs about
+ * the backend's time instead of the backend's plus the worker's. Only for
+ * a lone stream that will be read to its end (no LIMIT or join that could
+ * stop it early: first_batch 0), and only while at most one client is
+ * active: with more, the CPUs are busy anyway and each extra request is one
+ * more wake-up to pay for.
+ */
+static bool
+read_ahead_wanted(RangeScanState *rs)
+{
+	return rs->first_batch == 0 && rs->nstreams == 1 && !rs->sweep &&
+		pg_atomic_read_u32(&ledger_channel->recent_clients) <= 1;
+}
+
+/* start_read_ahead asks for the stream's next chunk without waiting. */
+static void
+start_read_ahead(RangeScanState *rs, RangeStream *st)
+{
+	ledger_am::ChannelSlot *slot;
+
+	if (st->next_chunk == NULL)
+		st->next_chunk = (char *) MemoryContextAlloc(GetMemoryChunkContext(st->lo_key.data), rs->chunk_cap);
+	/* take_range_answer may not allocate: room for the longest resume key */
+	enlargeStringInfo(&st->lo_key, (int) ledger_am::kMaxRangeKeySuffix + 2);
+	enlargeStringInfo(&st->hi_key, (int) ledger_am::kMaxRangeKeySuffix + 2);
+	slot = post_range_request(rs, st);
+	st->requested = true;
+	ChannelPostAsync(slot, ledger_am::kOpRangeScan, absorb_read_ahead, st);
+}
+
+/* fetch_range_chunk makes the stream's next rows its current chunk: the
+ * read-ahead's, else a request's made now. */
+static void
+fetch_range_chunk(RangeScanState *rs, RangeStream *st)
+{
+	if (st->requested && ChannelAsyncOwnedBy(st))
+		ChannelAwaitAsync();
+	if (st->next_ready)
+	{
+		char	   *tmp = st->chunk;
+
+		st->chunk = st->next_chunk;
+		st->next_chunk = tmp;
+		st->chunk_len = st->next_len;
+		st->frozen_below = st->next_frozen;
+		st->done = st->next_done;
+		st->next_ready = false;
+	}
+	else
+	{
+		ledger_am::ChannelSlot *slot = post_range_request(rs, st);
+
+		(void) ChannelCall(slot, ledger_am::kOpRangeScan, "scanning a range");
+		take_range_answer(st, slot, st->chunk, &st->chunk_len, &st->frozen_below, &st->done);
+		ChannelEnd(slot);
+	}
+	st->chunk_pos = 0;
+	if (!st->done && read_ahead_wanted(rs))
+		start_read_ahead(rs, st);
 }
 
 /* stream_next finds a stream's next row visible to the snapshot (in its
@@ -1146,6 +1253,10 @@ range_next(ScanState *ss)
 		start_streams(rs);
 		if (rs->nstreams == 1 && (rs->flags & RF_UNORDERED))
 			choose_sweep(rs);
+		/* Reading ahead, start small so the worker's and this backend's
+		 * work overlap from the first rows on. */
+		if (read_ahead_wanted(rs))
+			rs->streams[0].batch_rows = kReadAheadFirstRows;
 	}
 	if (rs->nstreams == 1)
 	{
@@ -1202,9 +1313,14 @@ end_range_scan(CustomScanState *node)
 
 	for (int i = 0; i < Max(rs->naccounts, 1); i++)
 	{
-		if (rs->streams[i].chunk)
-			pfree(rs->streams[i].chunk);
-		rs->streams[i].chunk = NULL;
+		RangeStream *st = &rs->streams[i];
+
+		forget_read_ahead(st);
+		if (st->chunk)
+			pfree(st->chunk);
+		if (st->next_chunk)
+			pfree(st->next_chunk);
+		st->chunk = st->next_chunk = NULL;
 	}
 }
 

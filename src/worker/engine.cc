@@ -142,16 +142,6 @@ std::unordered_map<TableId, TableState, TableIdHash> g_tables;
 /* Whole rows for point reads, in the block cache's memory (row_cache.h). */
 std::unique_ptr<RowCache> g_row_cache;
 
-/* RowMissReadOptions reads a row the row cache lacks; it goes into the row
- * cache, its block does not. */
-rocksdb::ReadOptions
-RowMissReadOptions()
-{
-	rocksdb::ReadOptions ro;
-	ro.fill_cache = false;
-	return ro;
-}
-
 /* RowsRemoved makes every cached row a miss; call after applying any write
  * that deletes rows, whether it succeeded or not. */
 void
@@ -1089,7 +1079,7 @@ EngineGet(const TableId &t, uint64_t row_id, char *buf, size_t cap, size_t *used
 		else
 		{
 			rocksdb::Status s =
-				g_db->Get(RowMissReadOptions(), RowsCf(), RowKey(t, row_id), &fetched);
+				g_db->Get(rocksdb::ReadOptions(), RowsCf(), RowKey(t, row_id), &fetched);
 			if (!s.ok())
 				return FromRocks(s);
 			g_row_cache->Insert(epoch, t, row_id, fetched);
@@ -1551,7 +1541,7 @@ EngineRangeScan(const TableId &t, uint8_t space, const char *lo, size_t lo_len, 
 			for (size_t m = 0; m < misses.size(); m++)
 				fetched[m].Reset();
 			if (!misses.empty())
-				g_db->MultiGet(RowMissReadOptions(), RowsCf(), slices.size(),
+				g_db->MultiGet(rocksdb::ReadOptions(), RowsCf(), slices.size(),
 							   slices.data(), fetched.data(), statuses.data());
 			for (size_t i = 0, m = 0; i < n; i++)
 			{
