@@ -86,6 +86,34 @@ EXPLAIN (COSTS OFF)
 SELECT count(*), sum(b.seq) FROM generate_series(1, 100) g JOIN ix b ON b.seq = g * 7;
 RESET enable_hashjoin;
 RESET enable_mergejoin;
+-- Index scans walking forward through row ids ask for their next rows
+-- ahead (one client active). Another scan of the same backend that needs
+-- the channel meanwhile (a subplan's probes) first takes in that answer for
+-- it; a rolled-back subtransaction drops it and the scan asks again.
+EXPLAIN (COSTS OFF)
+  SELECT a.seq, (SELECT b.amount FROM ix b WHERE b.event_id = a.event_id)
+  FROM ix a WHERE a.seq BETWEEN 100 AND 4000;
+SELECT count(*), count(*) FILTER (WHERE probed = own) AS same, min(seq), max(seq)
+FROM (SELECT a.seq, a.amount AS own,
+             (SELECT b.amount FROM ix b WHERE b.event_id = a.event_id) AS probed
+      FROM ix a WHERE a.seq BETWEEN 100 AND 4000) x;
+DO $$
+DECLARE
+  r record; want int := 100; caught int := 0;
+BEGIN
+  FOR r IN SELECT seq FROM ix WHERE seq BETWEEN 100 AND 4000 ORDER BY seq LOOP
+    IF r.seq <> want THEN
+      RAISE EXCEPTION 'got seq %, expected %', r.seq, want;
+    END IF;
+    want := want + 1;
+    BEGIN
+      PERFORM 1 / (r.seq % 97);
+    EXCEPTION WHEN division_by_zero THEN
+      caught := caught + 1;
+    END;
+  END LOOP;
+  RAISE NOTICE 'rows %, caught %', want - 100, caught;
+END $$;
 RESET enable_indexonlyscan;
 
 -- Index-only scan plans return correct data (ledger_am keeps no visibility

@@ -714,7 +714,17 @@ typedef struct LedgerIndexFetchData
 	uint64	   *ids;			/* row id of each record in the chunk */
 	uint32	   *offsets;		/* its offset */
 	uint32		nrows;
+	/* the chunk after it, asked for ahead (index_read_ahead_wanted) */
+	char	   *next_chunk;
+	Size		next_len;
+	uint64		next_lo;
+	uint64		next_hi;		/* as asked; as answered once next_ready */
+	uint64		next_frozen;
+	bool		requested;		/* in flight */
+	bool		next_ready;		/* answered, in next_chunk */
 }			LedgerIndexFetchData;
+
+static void forget_index_read_ahead(LedgerIndexFetchData *f);
 
 static IndexFetchTableData *
 ledger_am_index_fetch_begin(Relation rel)
@@ -732,6 +742,7 @@ ledger_am_index_fetch_reset(IndexFetchTableData *scan)
 {
 	LedgerIndexFetchData *f = (LedgerIndexFetchData *) scan;
 
+	forget_index_read_ahead(f);
 	f->chunk_lo = f->chunk_hi = 0;
 	f->nrows = 0;
 	f->last_row = 0;
@@ -743,13 +754,50 @@ ledger_am_index_fetch_end(IndexFetchTableData *scan)
 {
 	LedgerIndexFetchData *f = (LedgerIndexFetchData *) scan;
 
+	forget_index_read_ahead(f);
 	if (f->chunk)
 		pfree(f->chunk);
+	if (f->next_chunk)
+		pfree(f->next_chunk);
 	if (f->ids)
 		pfree(f->ids);
 	if (f->offsets)
 		pfree(f->offsets);
 	pfree(f);
+}
+
+/* index_chunk lists the records of the fetch's current chunk. */
+static void
+index_chunk(LedgerIndexFetchData *f)
+{
+	RecordReader reader(f->chunk, f->chunk_len);
+	uint64		row_id;
+	const char *value;
+	uint32		len;
+	Size		pos = 0;
+
+	f->nrows = 0;
+	while (f->nrows < kMaxReadAhead && reader.Next(&row_id, &value, &len))
+	{
+		f->ids[f->nrows] = row_id;
+		f->offsets[f->nrows] = (uint32) pos;
+		f->nrows++;
+		pos += ledger_am::RecordSize(len);
+	}
+}
+
+/* scan_request fills a slot with a chunk request for rows [from, to). */
+static ChannelSlot *
+scan_request(LedgerIndexFetchData *f, uint64 from, uint64 to)
+{
+	ChannelSlot *slot = ChannelBegin();
+
+	slot->table = f->table;
+	slot->arg1 = from;
+	slot->arg2 = to;
+	slot->flags = 0;
+	slot->data_len = 0;
+	return slot;
 }
 
 /* read_ahead fills the fetch's chunk with rows [from, from + window). */
@@ -766,12 +814,7 @@ read_ahead(LedgerIndexFetchData *f, uint64 from)
 		f->ids = (uint64 *) MemoryContextAlloc(GetMemoryChunkContext(f), kMaxReadAhead * sizeof(uint64));
 		f->offsets = (uint32 *) MemoryContextAlloc(GetMemoryChunkContext(f), kMaxReadAhead * sizeof(uint32));
 	}
-	slot = ChannelBegin();
-	slot->table = f->table;
-	slot->arg1 = from;
-	slot->arg2 = to;
-	slot->flags = 0;
-	slot->data_len = 0;
+	slot = scan_request(f, from, to);
 	if (f->window == 1)
 	{
 		/* One row: a point read (bloom filters) beats an iterator's seek. */
@@ -794,23 +837,96 @@ read_ahead(LedgerIndexFetchData *f, uint64 from)
 		f->chunk_hi = (slot->out_flags & ledger_am::kScanDone) ? to : slot->out1;
 	}
 	ChannelEnd(slot);
+	index_chunk(f);
+}
 
-	f->nrows = 0;
+/* absorb_index_read_ahead takes a read-ahead answer into next_chunk. */
+static void
+absorb_index_read_ahead(void *arg, ChannelSlot *slot)
+{
+	LedgerIndexFetchData *f = (LedgerIndexFetchData *) arg;
+
+	memcpy(f->next_chunk, ledger_am::ChannelSlotData(slot), slot->data_len);
+	f->next_len = slot->data_len;
+	f->next_frozen = slot->out2;
+	if (!(slot->out_flags & ledger_am::kScanDone))
+		f->next_hi = slot->out1;
+	f->requested = false;
+	f->next_ready = true;
+}
+
+/* forget_index_read_ahead drops a read-ahead (waiting for its answer: the
+ * channel slot is needed again). */
+static void
+forget_index_read_ahead(LedgerIndexFetchData *f)
+{
+	if (f->requested && ChannelAsyncOwnedBy(f))
+		ChannelAwaitAsync();
+	f->requested = false;
+	f->next_ready = false;
+}
+
+/*
+ * start_index_read_ahead asks for the rows after the current chunk without
+ * waiting, once fetches walk forward through whole chunks: the worker then
+ * reads them while this backend works through the current ones (a btree
+ * range scan over a time-ordered column). Only while at most one client is
+ * active; with more, the CPUs are busy anyway and the request would be one
+ * more wake-up to pay for.
+ */
+static void
+start_index_read_ahead(LedgerIndexFetchData *f)
+{
+	ChannelSlot *slot;
+	uint32		window = Min(f->window * 2, kMaxReadAhead);
+
+	if (f->window < 16 || f->requested || f->next_ready ||
+		pg_atomic_read_u32(&ledger_channel->recent_clients) > 1)
+		return;
+	if (f->next_chunk == NULL)
+		f->next_chunk = (char *) MemoryContextAlloc(GetMemoryChunkContext(f),
+													(Size) ledger_channel_buffer_kb * 1024);
+	f->next_lo = f->chunk_hi;
+	f->next_hi = f->chunk_hi + window;
+	slot = scan_request(f, f->next_lo, f->next_hi);
+	f->requested = true;
+	ChannelPostAsync(slot, ledger_am::kOpScan, absorb_index_read_ahead, f);
+}
+
+/* take_index_read_ahead makes the read-ahead the current chunk if it
+ * covers row_id (waiting for it if needed); false if there is none or it
+ * does not cover row_id (then it is dropped). */
+static bool
+take_index_read_ahead(LedgerIndexFetchData *f, uint64 row_id)
+{
+	char	   *tmp;
+
+	if (!f->requested && !f->next_ready)
+		return false;
+	if (row_id < f->next_lo || row_id >= f->next_hi)
 	{
-		RecordReader reader(f->chunk, f->chunk_len);
-		uint64		row_id;
-		const char *value;
-		uint32		len;
-		Size		pos = 0;
-
-		while (f->nrows < kMaxReadAhead && reader.Next(&row_id, &value, &len))
-		{
-			f->ids[f->nrows] = row_id;
-			f->offsets[f->nrows] = (uint32) pos;
-			f->nrows++;
-			pos += ledger_am::RecordSize(len);
-		}
+		forget_index_read_ahead(f);
+		return false;
 	}
+	if (f->requested && ChannelAsyncOwnedBy(f))
+		ChannelAwaitAsync();
+	if (!f->next_ready || row_id >= f->next_hi)
+	{
+		/* dropped (a rolled-back subtransaction) or cut short by the buffer */
+		f->requested = f->next_ready = false;
+		return false;
+	}
+	tmp = f->chunk;
+	f->chunk = f->next_chunk;
+	f->next_chunk = tmp;
+	f->chunk_len = f->next_len;
+	f->chunk_lo = f->next_lo;
+	f->chunk_hi = f->next_hi;
+	f->frozen_below = f->next_frozen;
+	f->next_ready = false;
+	f->window = Min(f->window * 2, kMaxReadAhead);
+	index_chunk(f);
+	return true;
 }
 
 /* chunk_find returns the chunk index of row_id, or -1. */
@@ -849,9 +965,13 @@ fetch_ahead(LedgerIndexFetchData *f, uint64 row_id, ItemPointer tid, Snapshot sn
 
 	if (row_id < f->chunk_lo || row_id >= f->chunk_hi)
 	{
-		/* A miss: grow the window while fetches walk forward, else reset. */
-		f->window = near ? Min(f->window * 2, kMaxReadAhead) : 1;
-		read_ahead(f, row_id);
+		if (!take_index_read_ahead(f, row_id))
+		{
+			/* A miss: grow the window while fetches walk forward, else reset. */
+			f->window = near ? Min(f->window * 2, kMaxReadAhead) : 1;
+			read_ahead(f, row_id);
+		}
+		start_index_read_ahead(f);
 	}
 	f->last_row = row_id + 1;
 	idx = chunk_find(f, row_id);
