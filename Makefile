@@ -22,7 +22,6 @@ OBJS = \
 	src/worker/sync_thread.o \
 	src/worker/read_pool.o \
 	src/worker/rocks_logger.o \
-	src/worker/row_cache.o \
 	src/worker/engine.o
 
 # pg_regress suites, listed explicitly (test/check_schedules.sh fails on a

@@ -23,7 +23,6 @@
  * recycle_log_file_num stays 0 rather than pretending.
  */
 #include "worker/engine.h"
-#include "worker/row_cache.h"
 #include "worker/rocks_logger.h"
 
 #include <algorithm>
@@ -139,17 +138,6 @@ constexpr const char *kKeysFamily = "keys";
 std::vector<OwnedRange> g_ranges;
 uint64_t g_reserve_step = 0;
 std::unordered_map<TableId, TableState, TableIdHash> g_tables;
-/* Whole rows for point reads, in the block cache's memory (row_cache.h). */
-std::unique_ptr<RowCache> g_row_cache;
-
-/* RowsRemoved makes every cached row a miss; call after applying any write
- * that deletes rows, whether it succeeded or not. */
-void
-RowsRemoved()
-{
-	if (g_row_cache)
-		g_row_cache->Invalidate();
-}
 
 /* RowsCf and KeysCf name the two column families; CfOf picks the one that
  * holds a key space (its first key byte). */
@@ -731,7 +719,6 @@ EngineOpen(const EngineOptions &options) noexcept
 			}
 		}
 		g_db = db;
-		g_row_cache.reset(new RowCache(table.block_cache));
 		g_keys_cf = keys;
 		g_reserve_step = options.row_id_reserve_step;
 		g_tables.clear();
@@ -758,7 +745,6 @@ EngineClose() noexcept
 	{
 		g_tables.clear();
 		g_ranges.clear();
-		g_row_cache.reset();
 		if (g_db == nullptr)
 			return;
 		/* After a failed write the instance is abandoned, not closed: closing
@@ -1070,21 +1056,11 @@ EngineGet(const TableId &t, uint64_t row_id, char *buf, size_t cap, size_t *used
 		*used = 0;
 		if (g_db == nullptr)
 			return NotOpen();
-		RowCache::Pin pin;
-		rocksdb::PinnableSlice fetched;
-		rocksdb::Slice value;
-		uint64_t epoch = g_row_cache->Epoch();
-		if (g_row_cache->Lookup(epoch, t, row_id, &pin))
-			value = pin.value();
-		else
-		{
-			rocksdb::Status s =
-				g_db->Get(rocksdb::ReadOptions(), RowsCf(), RowKey(t, row_id), &fetched);
-			if (!s.ok())
-				return FromRocks(s);
-			g_row_cache->Insert(epoch, t, row_id, fetched);
-			value = fetched;
-		}
+		rocksdb::PinnableSlice value;
+		rocksdb::Status s =
+			g_db->Get(rocksdb::ReadOptions(), RowsCf(), RowKey(t, row_id), &value);
+		if (!s.ok())
+			return FromRocks(s);
 		if (value.size() > UINT32_MAX)
 			return MakeStatus(EngineCode::kCorruption, "stored row is larger than 4 GB");
 		RecordWriter w(buf, cap);
@@ -1205,7 +1181,6 @@ EngineDeleteRow(const TableId &t, uint64_t row_id, uint64_t xmin) noexcept
 		rocksdb::WriteBatch one;
 		one.Delete(RowsCf(), key);
 		s = LockedWrite(wo, &one);
-		RowsRemoved();
 		return FromWrite(s);
 	}
 	catch (...)
@@ -1241,7 +1216,6 @@ EngineDropTable(const TableId &t) noexcept
 		rocksdb::WriteOptions wo;
 		wo.sync = true;
 		s = LockedWrite(wo, &batch);
-		RowsRemoved();
 		if (!s.ok())
 			(void) FromWrite(s);
 		/* Forget the counter even on failure: it is re-derived from storage. */
@@ -1305,7 +1279,6 @@ EngineDropDatabase(uint32_t db) noexcept
 		rocksdb::WriteOptions wo;
 		wo.sync = true;
 		s = batch.Count() > 0 ? LockedWrite(wo, &batch) : rocksdb::Status::OK();
-		RowsRemoved();
 
 		ForgetRanges([db](const OwnedRange &r) { return r.table.db == db; });
 		for (auto it = g_tables.begin(); it != g_tables.end();)
@@ -1477,8 +1450,7 @@ EngineRangeScan(const TableId &t, uint8_t space, const char *lo, size_t lo_len, 
 		rocksdb::Iterator *it = range->it.get();
 		RecordWriter writer(buf, cap);
 
-		/* Keys are read in batches; their rows come from the row cache, the
-		 * ones it lacks from one MultiGet. */
+		/* Keys are read in batches and their rows fetched with one MultiGet. */
 		constexpr size_t kBatch = 64;
 		/* The batch's range keys (past the prefix) back to back in one
 		 * buffer, and its row keys: no allocation per row. */
@@ -1488,12 +1460,9 @@ EngineRangeScan(const TableId &t, uint8_t space, const char *lo, size_t lo_len, 
 		const std::string table_prefix = TablePrefix(t);
 		uint64_t ids[kBatch];
 		size_t n = 0;
-		RowCache::Pin pins[kBatch];
-		std::vector<size_t> misses;
-		std::vector<rocksdb::Slice> slices;
-		std::vector<rocksdb::PinnableSlice> fetched(kBatch);
-		std::vector<rocksdb::Status> statuses(kBatch);
-		const uint64_t epoch = g_row_cache->Epoch();
+		rocksdb::Slice slices[kBatch];
+		std::vector<rocksdb::PinnableSlice> values(kBatch);
+		rocksdb::Status statuses[kBatch];
 		bool exhausted = false;
 
 		if (backward)
@@ -1530,38 +1499,19 @@ EngineRangeScan(const TableId &t, uint8_t space, const char *lo, size_t lo_len, 
 			if (n == 0)
 				break;
 
-			misses.clear();
-			slices.clear();
 			for (size_t i = 0; i < n; i++)
-				if (!g_row_cache->Lookup(epoch, t, ids[i], &pins[i]))
-				{
-					misses.push_back(i);
-					slices.emplace_back(row_keys[i], kRowKeyLen);
-				}
-			for (size_t m = 0; m < misses.size(); m++)
-				fetched[m].Reset();
-			if (!misses.empty())
-				g_db->MultiGet(rocksdb::ReadOptions(), RowsCf(), slices.size(),
-							   slices.data(), fetched.data(), statuses.data());
-			for (size_t i = 0, m = 0; i < n; i++)
 			{
-				rocksdb::Slice value;
-				bool found = true;
-				if (m < misses.size() && misses[m] == i)
-				{
-					if (statuses[m].IsNotFound())
-						found = false;	/* reclaimed (aborted): its range keys linger */
-					else if (!statuses[m].ok())
-						return FromRocks(statuses[m]);
-					else
-					{
-						value = fetched[m];
-						g_row_cache->Insert(epoch, t, ids[i], value);
-					}
-					m++;
-				}
-				else
-					value = pins[i].value();
+				slices[i] = rocksdb::Slice(row_keys[i], kRowKeyLen);
+				values[i].Reset();
+			}
+			g_db->MultiGet(rocksdb::ReadOptions(), RowsCf(), n, slices, values.data(), statuses);
+			for (size_t i = 0; i < n; i++)
+			{
+				/* Not found: the row was reclaimed (aborted), its range keys linger. */
+				bool found = !statuses[i].IsNotFound();
+				if (found && !statuses[i].ok())
+					return FromRocks(statuses[i]);
+				const rocksdb::Slice value = values[i];
 				if (found)
 				{
 					if (!writer.Fits(value.size()))
@@ -1661,7 +1611,6 @@ EnginePurgeLostRows(uint64_t next_xid, uint64_t *examined, uint64_t *purged) noe
 		rocksdb::WriteOptions wo;
 		wo.sync = true;
 		rocksdb::Status s = LockedWrite(wo, &batch);
-		RowsRemoved();
 		return FromWrite(s);
 	}
 	catch (...)
