@@ -1180,8 +1180,7 @@ EngineDeleteRow(const TableId &t, uint64_t row_id, uint64_t xmin) noexcept
 		wo.sync = false;
 		rocksdb::WriteBatch one;
 		one.Delete(RowsCf(), key);
-		s = LockedWrite(wo, &one);
-		return FromWrite(s);
+		return FromWrite(LockedWrite(wo, &one));
 	}
 	catch (...)
 	{
@@ -1610,8 +1609,7 @@ EnginePurgeLostRows(uint64_t next_xid, uint64_t *examined, uint64_t *purged) noe
 			return OkStatus();
 		rocksdb::WriteOptions wo;
 		wo.sync = true;
-		rocksdb::Status s = LockedWrite(wo, &batch);
-		return FromWrite(s);
+		return FromWrite(LockedWrite(wo, &batch));
 	}
 	catch (...)
 	{
