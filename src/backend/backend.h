@@ -50,8 +50,11 @@ typedef void (*ChannelAbsorbFn) (void *arg, ledger_am::ChannelSlot *slot);
  * ChannelBegin of this backend). */
 extern void ChannelPostAsync(ledger_am::ChannelSlot *slot, uint32 op, ChannelAbsorbFn absorb,
 							 void *arg);
-extern bool ChannelAsyncOwnedBy(void *arg);
 extern void ChannelAwaitAsync(void);
+/* ChannelAwaitAsyncOf awaits the request in flight if arg posted it (its
+ * answer absorbed); nothing otherwise: none is in flight, another owner's
+ * is, or a rolled-back (sub)transaction dropped arg's. */
+extern void ChannelAwaitAsyncOf(void *arg);
 
 /* ChannelForgetAsync drops the in-flight request's owner (transaction or
  * subtransaction abort freed it); its response is ignored. */

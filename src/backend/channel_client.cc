@@ -244,10 +244,11 @@ ChannelPostAsync(ChannelSlot *slot, uint32 op, ChannelAbsorbFn absorb, void *arg
 	async_arg = arg;
 }
 
-bool
-ChannelAsyncOwnedBy(void *arg)
+void
+ChannelAwaitAsyncOf(void *arg)
 {
-	return async_absorb != NULL && async_arg == arg;
+	if (async_absorb != NULL && async_arg == arg)
+		ChannelAwaitAsync();
 }
 
 void

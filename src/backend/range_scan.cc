@@ -875,8 +875,7 @@ append_time(StringInfo key, int64 v, bool add_one)
 static void
 forget_read_ahead(RangeStream *st)
 {
-	if (st->requested && ChannelAsyncOwnedBy(st))
-		ChannelAwaitAsync();
+	ChannelAwaitAsyncOf(st);
 	st->requested = false;
 	st->next_ready = false;
 }
@@ -1145,8 +1144,7 @@ start_read_ahead(RangeScanState *rs, RangeStream *st)
 static void
 fetch_range_chunk(RangeScanState *rs, RangeStream *st)
 {
-	if (st->requested && ChannelAsyncOwnedBy(st))
-		ChannelAwaitAsync();
+	ChannelAwaitAsyncOf(st);
 	if (st->next_ready)
 	{
 		char	   *tmp = st->chunk;

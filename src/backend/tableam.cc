@@ -356,8 +356,7 @@ start_read_ahead(LedgerScanDesc s)
 static void
 cancel_read_ahead(LedgerScanDesc s)
 {
-	if (s->prefetching && ChannelAsyncOwnedBy(s))
-		ChannelAwaitAsync();
+	ChannelAwaitAsyncOf(s);
 	s->prefetching = false;
 	s->next_ready = false;
 }
@@ -369,8 +368,7 @@ continue_range(LedgerScanDesc s)
 {
 	if (!s->chunk_valid || s->chunk_done)
 		return false;
-	if (s->prefetching && ChannelAsyncOwnedBy(s))
-		ChannelAwaitAsync();
+	ChannelAwaitAsyncOf(s);
 	s->prefetching = false;
 	if (s->next_ready)
 	{
@@ -860,8 +858,7 @@ absorb_index_read_ahead(void *arg, ChannelSlot *slot)
 static void
 forget_index_read_ahead(LedgerIndexFetchData *f)
 {
-	if (f->requested && ChannelAsyncOwnedBy(f))
-		ChannelAwaitAsync();
+	ChannelAwaitAsyncOf(f);
 	f->requested = false;
 	f->next_ready = false;
 }
@@ -908,8 +905,7 @@ take_index_read_ahead(LedgerIndexFetchData *f, uint64 row_id)
 		forget_index_read_ahead(f);
 		return false;
 	}
-	if (f->requested && ChannelAsyncOwnedBy(f))
-		ChannelAwaitAsync();
+	ChannelAwaitAsyncOf(f);
 	if (!f->next_ready || row_id >= f->next_hi)
 	{
 		/* dropped (a rolled-back subtransaction) or cut short by the buffer */
