@@ -137,8 +137,7 @@ wait_not_posted(ChannelSlot *slot, bool interruptible, int timeout_ms)
 	 * switches and an idle vCPU's wake-up. Not for a commit's WAL sync: the
 	 * fsync takes longer, and its thread needs the CPU.
 	 */
-	if (slot->op != ledger_am::kOpSync &&
-		pg_atomic_read_u32(&ledger_channel->recent_clients) <= 1 &&
+	if (slot->op != ledger_am::kOpSync && ChannelLoneClient() &&
 		pg_atomic_read_u32(&ledger_channel->inflight) <= 1)
 	{
 		TimestampTz spin_start = 0;
@@ -242,6 +241,12 @@ ChannelPostAsync(ChannelSlot *slot, uint32 op, ChannelAbsorbFn absorb, void *arg
 	post(slot, op);
 	async_absorb = absorb;
 	async_arg = arg;
+}
+
+bool
+ChannelLoneClient(void)
+{
+	return pg_atomic_read_u32(&ledger_channel->recent_clients) <= 1;
 }
 
 void

@@ -1119,8 +1119,7 @@ post_range_request(RangeScanState *rs, RangeStream *st)
 static bool
 read_ahead_wanted(RangeScanState *rs)
 {
-	return rs->first_batch == 0 && rs->nstreams == 1 && !rs->sweep &&
-		pg_atomic_read_u32(&ledger_channel->recent_clients) <= 1;
+	return rs->first_batch == 0 && rs->nstreams == 1 && !rs->sweep && ChannelLoneClient();
 }
 
 /* start_read_ahead asks for the stream's next chunk without waiting. */

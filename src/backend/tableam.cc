@@ -712,7 +712,7 @@ typedef struct LedgerIndexFetchData
 	uint64	   *ids;			/* row id of each record in the chunk */
 	uint32	   *offsets;		/* its offset */
 	uint32		nrows;
-	/* the chunk after it, asked for ahead (index_read_ahead_wanted) */
+	/* the chunk after it, asked for ahead (start_index_read_ahead) */
 	char	   *next_chunk;
 	Size		next_len;
 	uint64		next_lo;
@@ -798,6 +798,18 @@ scan_request(LedgerIndexFetchData *f, uint64 from, uint64 to)
 	return slot;
 }
 
+/* take_chunk_answer copies a kOpScan answer for rows [.., *hi) into dest; a
+ * full buffer may stop early, and then *hi becomes where it stopped. */
+static void
+take_chunk_answer(ChannelSlot *slot, char *dest, Size *len, uint64 *frozen_below, uint64 *hi)
+{
+	memcpy(dest, ledger_am::ChannelSlotData(slot), slot->data_len);
+	*len = slot->data_len;
+	*frozen_below = slot->out2;
+	if (!(slot->out_flags & ledger_am::kScanDone))
+		*hi = slot->out1;
+}
+
 /* read_ahead fills the fetch's chunk with rows [from, from + window). */
 static void
 read_ahead(LedgerIndexFetchData *f, uint64 from)
@@ -827,12 +839,9 @@ read_ahead(LedgerIndexFetchData *f, uint64 from)
 	else
 	{
 		(void) ChannelCall(slot, ledger_am::kOpScan, "fetching rows");
-		memcpy(f->chunk, ledger_am::ChannelSlotData(slot), slot->data_len);
-		f->chunk_len = slot->data_len;
-		f->frozen_below = slot->out2;
-		/* A full buffer may stop early: the chunk covers only what came back. */
 		f->chunk_lo = from;
-		f->chunk_hi = (slot->out_flags & ledger_am::kScanDone) ? to : slot->out1;
+		f->chunk_hi = to;
+		take_chunk_answer(slot, f->chunk, &f->chunk_len, &f->frozen_below, &f->chunk_hi);
 	}
 	ChannelEnd(slot);
 	index_chunk(f);
@@ -844,11 +853,7 @@ absorb_index_read_ahead(void *arg, ChannelSlot *slot)
 {
 	LedgerIndexFetchData *f = (LedgerIndexFetchData *) arg;
 
-	memcpy(f->next_chunk, ledger_am::ChannelSlotData(slot), slot->data_len);
-	f->next_len = slot->data_len;
-	f->next_frozen = slot->out2;
-	if (!(slot->out_flags & ledger_am::kScanDone))
-		f->next_hi = slot->out1;
+	take_chunk_answer(slot, f->next_chunk, &f->next_len, &f->next_frozen, &f->next_hi);
 	f->requested = false;
 	f->next_ready = true;
 }
@@ -877,8 +882,7 @@ start_index_read_ahead(LedgerIndexFetchData *f)
 	ChannelSlot *slot;
 	uint32		window = Min(f->window * 2, kMaxReadAhead);
 
-	if (f->window < 16 || f->requested || f->next_ready ||
-		pg_atomic_read_u32(&ledger_channel->recent_clients) > 1)
+	if (f->window < 16 || f->requested || f->next_ready || !ChannelLoneClient())
 		return;
 	if (f->next_chunk == NULL)
 		f->next_chunk = (char *) MemoryContextAlloc(GetMemoryChunkContext(f),

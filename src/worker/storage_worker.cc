@@ -667,6 +667,7 @@ block_cache_bytes(void)
 		mb = Max((uint64) 256, (uint64) NBuffers * BLCKSZ / (1024 * 1024));
 	return Max(mb, (uint64) 8) * 1024 * 1024;
 }
+
 /* open_engine opens RocksDB with every signal blocked, so the threads
  * RocksDB starts inherit a mask that never diverts Postgres' signals. */
 static void
