@@ -123,6 +123,13 @@ SET ledger_am.row_compression = lz4;
 ALTER SYSTEM SET ledger_am.row_compression = 'lz5';
 ALTER SYSTEM SET ledger_am.read_threads = -2;
 SET ledger_am.no_such_setting = 1;
+-- Splitting a lone client's range scan batches over the worker's two read
+-- threads: a reloadable threshold in microseconds, -1 never splits.
+SELECT name, setting, context, min_val, max_val FROM pg_settings WHERE name = 'ledger_am.lend_min_us';
+SET ledger_am.lend_min_us = 0;
+ALTER SYSTEM SET ledger_am.lend_min_us = -2;
+-- The storage worker's counters, by name (the values depend on the load).
+SELECT name, pg_typeof(value), value >= 0 AS counted FROM ledger_am.worker_stats() ORDER BY name;
 
 -- set_next_row_id: the counter only moves forward.
 SELECT ledger_am.set_next_row_id('f', -1);

@@ -56,6 +56,13 @@ RETURNS bigint
 AS 'MODULE_PATHNAME', 'ledger_am_next_row_id'
 LANGUAGE C STRICT VOLATILE;
 
+CREATE FUNCTION worker_stats(OUT name text, OUT value bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'ledger_am_worker_stats'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION worker_stats() IS
+  'counters of the ledger_am storage worker: recent_clients, requests_in_flight, lent_batches';
+
 CREATE FUNCTION compact(tbl regclass)
 RETURNS void
 AS 'MODULE_PATHNAME', 'ledger_am_compact'

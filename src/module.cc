@@ -33,6 +33,7 @@ int			ledger_channel_buffer_kb = 256;
 int			ledger_append_ring_kb = 256;
 int			ledger_block_cache_mb = -1;
 int			ledger_read_threads = -1;
+int			ledger_lend_min_us = 300;
 int			ledger_write_buffer_mb = 64;
 bool		ledger_debug_crash_before_commit_record = false;
 bool		ledger_storage_from_backup = false;
@@ -89,6 +90,7 @@ ledger_shmem_startup(void)
 		pg_atomic_init_u64(&ledger_channel->generation, 0);
 		pg_atomic_init_u32(&ledger_channel->inflight, 0);
 		pg_atomic_init_u32(&ledger_channel->recent_clients, 0);
+		pg_atomic_init_u64(&ledger_channel->lent_batches, 0);
 		pg_atomic_init_u64(&ledger_channel->append_seq, 0);
 		ledger_channel->worker_latch = NULL;
 		ledger_channel->restart_code = 0;
@@ -109,6 +111,7 @@ ledger_shmem_startup(void)
 			pg_atomic_init_u64(&slot->ring_tail, 0);
 			pg_atomic_init_u32(&slot->ring_waiting, 0);
 			pg_atomic_init_u32(&slot->client_sleeping, 0);
+			pg_atomic_init_u32(&slot->lent, 0);
 		}
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -149,6 +152,14 @@ define_gucs(void)
 							"every read on the main loop.",
 							&ledger_read_threads, -1, -1, 64,
 							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("ledger_am.lend_min_us",
+							"Shortest expected time for which the storage worker splits "
+							"a lone client's range scan batch over two threads.",
+							"A batch is split when fetching its second half is expected to take at "
+							"least this long (rows that need their block decompressed); "
+							"0 splits whenever a read thread is idle, -1 never.",
+							&ledger_lend_min_us, 300, -1, 1000000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("ledger_am.write_buffer_mb",
 							"Size of a RocksDB memtable of the storage worker.",
 							NULL, &ledger_write_buffer_mb, 64, 4, 4096,

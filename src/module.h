@@ -17,6 +17,7 @@ extern int	ledger_block_cache_mb;
 extern int	ledger_row_compression;
 extern int	ledger_read_threads;
 extern int	ledger_write_buffer_mb;
+extern int	ledger_lend_min_us;
 extern bool ledger_debug_crash_before_commit_record;
 /* True when this data directory's ledger_am storage came from a base backup
  * (see check_restored_from_backup in module.cc): every access is refused. */

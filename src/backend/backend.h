@@ -56,11 +56,6 @@ extern void ChannelAwaitAsync(void);
  * is, or a rolled-back (sub)transaction dropped arg's. */
 extern void ChannelAwaitAsyncOf(void *arg);
 
-/* ChannelLoneClient: whether at most one backend used the channel lately
- * (the worker's recent_clients). Then waiting cheaply (spinning) and asking
- * ahead pay; with more clients the CPUs are busy anyway. */
-extern bool ChannelLoneClient(void);
-
 /* ChannelForgetAsync drops the in-flight request's owner (transaction or
  * subtransaction abort freed it); its response is ignored. */
 extern void ChannelForgetAsync(void);

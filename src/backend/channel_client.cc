@@ -135,9 +135,11 @@ wait_not_posted(ChannelSlot *slot, bool interruptible, int timeout_ms)
 	 * Most requests are answered within microseconds to a few hundred: spin
 	 * (up to kSpinUs) before sleeping, which costs two context
 	 * switches and an idle vCPU's wake-up. Not for a commit's WAL sync: the
-	 * fsync takes longer, and its thread needs the CPU.
+	 * fsync takes longer, and its thread needs the CPU. Nor once the worker
+	 * has lent part of the request to its second thread: that thread needs
+	 * the vCPU this loop would take.
 	 */
-	if (slot->op != ledger_am::kOpSync && ChannelLoneClient() &&
+	if (slot->op != ledger_am::kOpSync && ledger_am::LoneClient(ledger_channel) &&
 		pg_atomic_read_u32(&ledger_channel->inflight) <= 1)
 	{
 		TimestampTz spin_start = 0;
@@ -157,7 +159,8 @@ wait_not_posted(ChannelSlot *slot, bool interruptible, int timeout_ms)
 				if (spin_start == 0)
 					spin_start = now;
 				else if (now - spin_start >= kSpinUs ||
-						 pg_atomic_read_u32(&ledger_channel->inflight) > 1)
+						 pg_atomic_read_u32(&ledger_channel->inflight) > 1 ||
+						 pg_atomic_read_u32(&slot->lent) != 0)
 					break;
 			}
 		}
@@ -200,6 +203,7 @@ post(ChannelSlot *slot, uint32 op)
 	slot->generation = pg_atomic_read_u64(&ledger_channel->generation);
 	slot->status = 0;
 	slot->message[0] = '\0';
+	pg_atomic_write_u32(&slot->lent, 0);
 	pg_atomic_fetch_add_u32(&ledger_channel->inflight, 1);
 	pg_write_barrier();
 	pg_atomic_write_u32(&slot->state, ledger_am::kSlotPosted);
@@ -241,12 +245,6 @@ ChannelPostAsync(ChannelSlot *slot, uint32 op, ChannelAbsorbFn absorb, void *arg
 	post(slot, op);
 	async_absorb = absorb;
 	async_arg = arg;
-}
-
-bool
-ChannelLoneClient(void)
-{
-	return pg_atomic_read_u32(&ledger_channel->recent_clients) <= 1;
 }
 
 void

@@ -1119,7 +1119,7 @@ post_range_request(RangeScanState *rs, RangeStream *st)
 static bool
 read_ahead_wanted(RangeScanState *rs)
 {
-	return rs->first_batch == 0 && rs->nstreams == 1 && !rs->sweep && ChannelLoneClient();
+	return rs->first_batch == 0 && rs->nstreams == 1 && !rs->sweep && ledger_am::LoneClient(ledger_channel);
 }
 
 /* start_read_ahead asks for the stream's next chunk without waiting. */

@@ -12,6 +12,7 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "port/pg_bswap.h"
 #include "utils/acl.h"
@@ -28,6 +29,7 @@ PG_FUNCTION_INFO_V1(ledger_am_uuid_v7);
 PG_FUNCTION_INFO_V1(ledger_am_compact);
 PG_FUNCTION_INFO_V1(ledger_am_set_next_row_id);
 PG_FUNCTION_INFO_V1(ledger_am_next_row_id);
+PG_FUNCTION_INFO_V1(ledger_am_worker_stats);
 }
 
 /* open_ledger_table opens relid (AccessShareLock) after checking that it is
@@ -89,6 +91,36 @@ ledger_am_next_row_id(PG_FUNCTION_ARGS)
 					  "reading the next row id");
 	table_close(rel, AccessShareLock);
 	PG_RETURN_INT64((int64) next);
+}
+
+/* ledger_am.worker_stats(): counters of the storage worker's shared state,
+ * one (name, value) row each; they say which of its policies are at work. */
+extern "C" Datum
+ledger_am_worker_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	const struct
+	{
+		const char *name;
+		int64		value;
+	}			stats[] = {
+		/* backends the worker served within the last few milliseconds */
+		{"recent_clients", (int64) pg_atomic_read_u32(&ledger_channel->recent_clients)},
+		/* requests posted and not yet answered */
+		{"requests_in_flight", (int64) pg_atomic_read_u32(&ledger_channel->inflight)},
+		/* range scan batches fetched by two threads since the server started */
+		{"lent_batches", (int64) pg_atomic_read_u64(&ledger_channel->lent_batches)},
+	};
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (const auto &st : stats)
+	{
+		Datum		values[2] = {CStringGetTextDatum(st.name), Int64GetDatum(st.value)};
+		bool		nulls[2] = {false, false};
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }
 
 /* ledger_am.compact(regclass): compacts the table's RocksDB key range, so

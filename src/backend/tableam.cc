@@ -882,7 +882,7 @@ start_index_read_ahead(LedgerIndexFetchData *f)
 	ChannelSlot *slot;
 	uint32		window = Min(f->window * 2, kMaxReadAhead);
 
-	if (f->window < 16 || f->requested || f->next_ready || !ChannelLoneClient())
+	if (f->window < 16 || f->requested || f->next_ready || !ledger_am::LoneClient(ledger_channel))
 		return;
 	if (f->next_chunk == NULL)
 		f->next_chunk = (char *) MemoryContextAlloc(GetMemoryChunkContext(f),

@@ -100,6 +100,8 @@ struct ChannelSlot
 	pg_atomic_uint32 state;
 	uint32		op;
 	pg_atomic_uint32 client_sleeping;	/* the backend sleeps on the state word */
+	pg_atomic_uint32 lent;		/* the worker lent part of the request to a
+								 * second thread: the backend stops polling */
 	uint64		generation;		/* worker generation the request was posted to */
 	TableId		table;
 	uint32		flags;
@@ -152,6 +154,7 @@ struct ChannelControl
 	 * Worker and clients poll instead of sleeping only while it is <= 1: on
 	 * 2 vCPUs, polling pays for a lone client and starves several. */
 	pg_atomic_uint32 recent_clients;
+	pg_atomic_uint64 lent_batches;	/* range scan batches split over two threads */
 	pg_atomic_uint64 append_seq;	/* bumped after every ring append */
 	Latch	   *worker_latch;
 	/* Why the previous worker exited, if it gave up after a failed write:
@@ -169,6 +172,17 @@ struct ChannelControl
 	Size		slot_stride;
 	/* slots follow at offset ChannelSlotsOffset() */
 };
+
+/* LoneClient: whether at most one backend used the channel lately
+ * (recent_clients). Then a backend polls for its answer and asks ahead, and
+ * the worker lends a scan's second half to its idle helper: they use the
+ * vCPU a lone client leaves idle. With more clients the CPUs are busy
+ * anyway, and each of those only adds wake-ups. */
+inline bool
+LoneClient(ChannelControl *ch)
+{
+	return pg_atomic_read_u32(&ch->recent_clients) <= 1;
+}
 
 /* ChannelSlotsOffset is where slot 0 starts inside the control block. */
 inline Size

@@ -170,18 +170,38 @@ EngineStatus EnginePutRangeKeys(const TableId &t, uint64_t row_id, const char *b
 /* EngineDropRangeKeys removes a table's range keys (synced). */
 EngineStatus EngineDropRangeKeys(const TableId &t, RangeDrop which, uint32_t declaration) noexcept;
 
+/*
+ * EngineLender gives a range scan a second thread for half of a batch's
+ * row fetches (the worker's idle read-pool helper, read_pool.h). Lend starts
+ * work(arg) on another thread and returns true, or returns false at once
+ * without running it: when no thread is free, or when expected_ns (what the
+ * half should take, from the rows fetched lately) is too short to be worth a
+ * hand-over. Wait returns once the work lent last has returned. work never
+ * throws.
+ */
+class EngineLender
+{
+  public:
+	virtual bool Lend(void (*work) (void *arg), void *arg, uint64_t expected_ns) noexcept = 0;
+	virtual void Wait() noexcept = 0;
+
+  protected:
+	~EngineLender() = default;
+};
+
 /* EngineRangeScan reads the rows whose range keys of `space` lie in
  * [lo, hi) (key suffixes after the table prefix; an empty hi means "to the
  * end of the table's space"), in key order (reversed if backward), as framed
  * records of (row id, row value) into buf, at most max_rows rows (0: no
  * limit) and as many as fit. Keys whose row is gone are skipped. The suffix
  * of the last key read is copied to resume (cap resume_cap) so the caller
- * can continue after it; *done is set when the range is exhausted. */
+ * can continue after it; *done is set when the range is exhausted. With a
+ * lender, batches of rows are fetched by two threads at once. */
 EngineStatus EngineRangeScan(const TableId &t, uint8_t space, const char *lo, size_t lo_len,
 							 const char *hi, size_t hi_len, bool backward, uint32_t max_rows,
 							 char *buf, size_t cap, size_t *used, uint32_t *count,
 							 char *resume, size_t resume_cap, size_t *resume_len,
-							 bool *done) noexcept;
+							 bool *done, EngineLender *lender = nullptr) noexcept;
 
 /* EngineRangeBounds reads the keys of `space` in [lo, hi) (as EngineRangeScan,
  * without fetching rows) and returns how many there are and the smallest and

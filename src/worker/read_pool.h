@@ -45,6 +45,28 @@ void		ReadPoolEnqueue(ChannelSlot *slot) noexcept;
  * the oldest queued read on the calling thread. False if none was queued. */
 bool		ReadPoolServeOne() noexcept;
 
+/*
+ * A piece of one read lent to an idle helper: while a lone client's range
+ * scan keeps the thread serving it busy, the other vCPU would idle. The
+ * reader lends half of its row fetches (ReadPoolLend), does the other half,
+ * then waits for the lent half (ReadPoolWaitLent). Lending never queues:
+ * with no helper idle it fails at once and the reader does all the work, so
+ * concurrent clients, who keep every helper busy, never wait for one.
+ */
+struct ReadPoolLoan
+{
+	void		(*work) (void *arg);	/* must not throw; same rules as a serve function */
+	void	   *arg;
+	bool		done;			/* set once, atomically, under the pool's mutex */
+};
+
+/* ReadPoolLend starts loan->work(loan->arg) on an idle helper and returns
+ * true, or returns false (running nothing) when no helper is idle. */
+bool		ReadPoolLend(ReadPoolLoan *loan) noexcept;
+
+/* ReadPoolWaitLent returns once a lent loan's work has returned. */
+void		ReadPoolWaitLent(ReadPoolLoan *loan) noexcept;
+
 } // namespace ledger_am
 
 #endif

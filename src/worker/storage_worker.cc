@@ -270,6 +270,45 @@ serve_put_range_keys(ChannelSlot *slot, char *data)
 	return st;
 }
 
+/*
+ * PoolLender lends half of a range scan's row fetches to an idle read-pool
+ * helper (read_pool.h) when the half is expected to take longer than a
+ * hand-over is worth (ledger_am.lend_min_us, 300 us by default: waking a
+ * sleeping thread costs 0.1-0.3 ms on 2 vCPUs). It marks the slot, so the
+ * backend stops polling for the answer (wait_not_posted) and leaves its vCPU
+ * to the helper. Offered only for a lone client (LoneClient): with more
+ * clients every CPU is busy and a hand-over only adds wake-ups. Measured in
+ * docs/architecture.md ("Lending a range scan's second half"). A helper
+ * serving a range scan may lend too; it reads the setting's int, which only
+ * the main loop's config reload writes, without a lock.
+ */
+class PoolLender final : public ledger_am::EngineLender
+{
+  public:
+	explicit PoolLender(ChannelSlot *slot) : slot_(slot) {}
+
+	bool		Lend(void (*work) (void *arg), void *arg, uint64_t expected_ns) noexcept override
+	{
+		if (ledger_lend_min_us < 0 || expected_ns < (uint64_t) ledger_lend_min_us * 1000)
+			return false;
+		loan_.work = work;
+		loan_.arg = arg;
+		if (!ledger_am::ReadPoolLend(&loan_))
+			return false;
+		pg_atomic_write_u32(&slot_->lent, 1);
+		pg_atomic_fetch_add_u64(&ledger_channel->lent_batches, 1);
+		return true;
+	}
+	void		Wait() noexcept override
+	{
+		ledger_am::ReadPoolWaitLent(&loan_);
+	}
+
+  private:
+	ChannelSlot *slot_;
+	ledger_am::ReadPoolLoan loan_{};
+};
+
 /* serve_range_scan parses a range scan request and streams rows into the
  * same buffer (the request is copied out first: the response overwrites it). */
 static EngineStatus
@@ -320,12 +359,15 @@ serve_range_scan(ChannelSlot *slot, char *data, size_t cap)
 		slot->data_len = 0;
 		return st;
 	}
+	PoolLender	lender(slot);
+
 	st = ledger_am::EngineRangeScan(slot->table, space, req + 3, lo_len, req + 5 + lo_len, hi_len,
 									(slot->flags & ledger_am::kScanBackward) != 0,
 									(uint32) slot->arg1, data, cap - ledger_am::kMaxRangeKeySuffix,
 									&used, &count,
 									ledger_am::RangeResumeKey(data, (uint32) cap),
-									ledger_am::kMaxRangeKeySuffix, &resume_len, &done);
+									ledger_am::kMaxRangeKeySuffix, &resume_len, &done,
+									ledger_am::LoneClient(ledger_channel) ? &lender : nullptr);
 	slot->data_len = (uint32) used;
 	slot->out_count = count;
 	slot->out2 = resume_len;

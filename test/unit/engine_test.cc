@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <ostream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -546,7 +547,7 @@ AccountBlob(const std::vector<int64_t> &accounts, int64_t ts)
  * their values too if asked. */
 static std::vector<uint64_t>
 RangeScanAll(const TableId &t, int64_t account, bool backward, uint32_t max_rows, size_t cap,
-			 std::vector<std::string> *values = nullptr)
+			 std::vector<std::string> *values = nullptr, EngineLender *lender = nullptr)
 {
 	std::string lo, hi;
 	AppendAccountInt(&lo, account);
@@ -562,7 +563,7 @@ RangeScanAll(const TableId &t, int64_t account, bool backward, uint32_t max_rows
 		bool done;
 		EngineStatus st = EngineRangeScan(t, kAccountSpace, lo.data(), lo.size(), hi.data(), hi.size(),
 										  backward, max_rows, buf.data(), cap, &used, &count,
-										  resume, sizeof(resume), &resume_len, &done);
+										  resume, sizeof(resume), &resume_len, &done, lender);
 		EXPECT_TRUE(st.ok()) << st.message;
 		RecordReader r(buf.data(), used);
 		uint64_t id;
@@ -657,6 +658,69 @@ AppendKeyed(const TableId &t, uint64_t xmin, uint64_t base, int n)
 	}
 	uint64_t first;
 	ASSERT_TRUE(EngineAppend(t, slices.data(), static_cast<uint32_t>(n), &first).ok());
+}
+
+/* ThreadLender runs lent work on a thread of its own (the worker uses its
+ * read pool); with refuse set it declines every loan. */
+class ThreadLender final : public EngineLender
+{
+  public:
+	explicit ThreadLender(bool refuse = false) : refuse_(refuse) {}
+	bool Lend(void (*work)(void *arg), void *arg, uint64_t /* expected_ns */) noexcept override
+	{
+		if (refuse_)
+			return false;
+		lends++;
+		thread_ = std::thread(work, arg);
+		return true;
+	}
+	void Wait() noexcept override { thread_.join(); }
+	int lends = 0;
+
+  private:
+	bool refuse_;
+	std::thread thread_;
+};
+
+TEST_F(EngineTest, LentHalvesReturnExactlyTheRowsOfOneThread)
+{
+	/* 700 rows of uneven sizes under account 7, some removed, so lent halves
+	 * fill the buffer, stop under row limits, and skip missing rows. */
+	const int n = 700;
+	std::vector<std::string> values, blobs;
+	for (int i = 0; i < n; i++)
+	{
+		values.push_back(MakeRow(100, std::string(static_cast<size_t>(i % 37) * 23, 'x') + Payload(i)));
+		blobs.push_back(AccountBlob({7}, i));
+	}
+	std::vector<RowSlice> slices = Slices(values);
+	for (int i = 0; i < n; i++)
+	{
+		slices[i].keys = blobs[i].data();
+		slices[i].keys_len = static_cast<uint32_t>(blobs[i].size());
+	}
+	uint64_t first;
+	ASSERT_TRUE(EngineAppend(kT1, slices.data(), n, &first).ok());
+	for (uint64_t gone : {5u, 64u, 65u, 130u, 131u, 132u, 400u, 699u})
+		ASSERT_TRUE(EngineDeleteRow(kT1, gone, 100).ok());
+
+	ThreadLender lender, refuser(true);
+	for (size_t cap : {size_t(1024), size_t(4096), size_t(20000), size_t(1) << 20})
+		for (bool backward : {false, true})
+		{
+			for (uint32_t max_rows : {0u, 16u, 64u, 100u, 300u})
+			{
+				std::vector<std::string> alone_values, lent_values;
+				std::vector<uint64_t> alone = RangeScanAll(kT1, 7, backward, max_rows, cap, &alone_values);
+				ASSERT_EQ(alone.size(), size_t(n - 8));
+				ASSERT_EQ(RangeScanAll(kT1, 7, backward, max_rows, cap, &lent_values, &lender), alone)
+					<< "cap " << cap << " max_rows " << max_rows;
+				ASSERT_EQ(lent_values, alone_values);
+				ASSERT_EQ(RangeScanAll(kT1, 7, backward, max_rows, cap, nullptr, &refuser), alone);
+			}
+		}
+	/* The loans happened (a lender that is never asked proves nothing). */
+	EXPECT_GT(lender.lends, 100);
 }
 
 TEST_F(EngineTest, RemovedRowsStayRemovedForPointReadsAndRangeScans)
