@@ -116,9 +116,12 @@ SET ledger_am.compression = zstd;
 SET ledger_am.compression = lz4;
 ALTER SYSTEM SET ledger_am.compression = 'bogus';
 SELECT name, setting, context FROM pg_settings WHERE name = 'ledger_am.compression';
--- Rows have their own codec; the storage worker's read threads are sized at start.
+-- Rows have their own codec; the storage worker's read threads and block
+-- cache policy are set at start.
 SELECT name, setting, context, enumvals FROM pg_settings
- WHERE name IN ('ledger_am.row_compression', 'ledger_am.read_threads') ORDER BY name;
+ WHERE name IN ('ledger_am.row_compression', 'ledger_am.read_threads', 'ledger_am.block_cache_policy')
+ ORDER BY name;
+ALTER SYSTEM SET ledger_am.block_cache_policy = 'fifo';
 SET ledger_am.row_compression = lz4;
 ALTER SYSTEM SET ledger_am.row_compression = 'lz5';
 ALTER SYSTEM SET ledger_am.read_threads = -2;

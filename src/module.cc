@@ -34,6 +34,7 @@ int			ledger_append_ring_kb = 256;
 int			ledger_block_cache_mb = -1;
 int			ledger_read_threads = -1;
 int			ledger_lend_min_us = 300;
+int			ledger_block_cache_policy = LEDGER_CACHE_CLOCK;
 int			ledger_write_buffer_mb = 64;
 bool		ledger_debug_crash_before_commit_record = false;
 bool		ledger_storage_from_backup = false;
@@ -47,6 +48,12 @@ static const struct config_enum_entry compression_options[] = {
 	{"lz4", LEDGER_COMPRESSION_LZ4, false},
 	{"zstd", LEDGER_COMPRESSION_ZSTD, false},
 	{"none", LEDGER_COMPRESSION_NONE, false},
+	{NULL, 0, false},
+};
+
+static const struct config_enum_entry cache_policy_options[] = {
+	{"clock", LEDGER_CACHE_CLOCK, false},
+	{"lru", LEDGER_CACHE_LRU, false},
 	{NULL, 0, false},
 };
 
@@ -146,6 +153,12 @@ define_gucs(void)
 							"-1 (the default) sizes it like shared_buffers, at least 256 MB; the smallest is 8 MB.",
 							&ledger_block_cache_mb, -1, -1, 1024 * 1024,
 							PGC_POSTMASTER, GUC_UNIT_MB, NULL, NULL, NULL);
+	DefineCustomEnumVariable("ledger_am.block_cache_policy",
+							 "Replacement policy of the storage worker's block cache (clock or lru).",
+							 "clock (RocksDB's HyperClockCache) looks blocks up without locks; "
+							 "lru is RocksDB's LRUCache.",
+							 &ledger_block_cache_policy, LEDGER_CACHE_CLOCK, cache_policy_options,
+							 PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("ledger_am.read_threads",
 							"Threads of the storage worker that serve reads besides its main loop.",
 							"-1 means one fewer than the number of CPUs (at least 1); 0 serves "

@@ -18,6 +18,7 @@ extern int	ledger_row_compression;
 extern int	ledger_read_threads;
 extern int	ledger_write_buffer_mb;
 extern int	ledger_lend_min_us;
+extern int	ledger_block_cache_policy;	/* LedgerCachePolicy */
 extern bool ledger_debug_crash_before_commit_record;
 /* True when this data directory's ledger_am storage came from a base backup
  * (see check_restored_from_backup in module.cc): every access is refused. */
@@ -30,6 +31,13 @@ enum LedgerCompression
 	LEDGER_COMPRESSION_LZ4 = 1,
 	LEDGER_COMPRESSION_ZSTD = 2,
 };
+
+/* Values of ledger_am.block_cache_policy (engine.h CachePolicy). */
+typedef enum LedgerCachePolicy
+{
+	LEDGER_CACHE_CLOCK = 0,
+	LEDGER_CACHE_LRU = 1,
+} LedgerCachePolicy;
 
 /* SQLSTATE used for every refused mutation of a ledger_am table. */
 /* The RocksDB instance, relative to the data directory, and the marker of a

@@ -543,6 +543,31 @@ MoveKeysOutOfRows()
 	return FromWrite(LockedWrite(wo, &drop));
 }
 
+/*
+ * NewBlockCache makes the block cache of decompressed row and key blocks.
+ *
+ * Every row a scan, a range scan or an index fetch reads passes through a
+ * cache lookup, and with LRUCache each lookup and release takes its shard's
+ * mutex and moves the entry on the LRU list: ~10% of all CPU of a 4-client
+ * 10,000-event window at 1M rows (perf). HyperClockCache looks up without
+ * locks and evicts by CLOCK. Measured side by side on one cluster
+ * (docs/architecture.md): 4-client point lookups +12% at 1M and +27% at 10M,
+ * account windows +10-20%, nothing slower. It was "experimental" in 7.8 and
+ * declared production-ready in 7.9 with no fix in between (7.8.0 carries its
+ * last memory-safety fix, #10768); ledger_am.block_cache_policy = lru brings
+ * LRUCache back. Its table is sized from the expected entry: the rows' 8 kB
+ * blocks (key blocks are 16 kB, and a low estimate is the safe side).
+ */
+std::shared_ptr<rocksdb::Cache>
+NewBlockCache(const EngineOptions &options)
+{
+	size_t capacity = static_cast<size_t>(options.block_cache_bytes);
+
+	if (options.cache_policy == CachePolicy::kLru)
+		return rocksdb::NewLRUCache(capacity);
+	return rocksdb::HyperClockCacheOptions(capacity, 8 * 1024).MakeSharedCache();
+}
+
 } // namespace
 
 /* EngineDefaultOptions returns lz4 keys and zstd rows, 64 MiB caches. */
@@ -554,6 +579,7 @@ EngineDefaultOptions(const char *path) noexcept
 	o.compression = Compression::kLz4;
 	o.row_compression = Compression::kZstd;
 	o.block_cache_bytes = UINT64_C(64) << 20;
+	o.cache_policy = CachePolicy::kClock;
 	o.write_buffer_bytes = UINT64_C(64) << 20;
 	o.row_id_reserve_step = 65536;
 	return o;
@@ -590,7 +616,7 @@ EngineOpen(const EngineOptions &options) noexcept
 		ro.avoid_flush_during_recovery = true;
 
 		rocksdb::BlockBasedTableOptions table;
-		table.block_cache = rocksdb::NewLRUCache(static_cast<size_t>(options.block_cache_bytes));
+		table.block_cache = NewBlockCache(options);
 		table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
 		table.whole_key_filtering = true;
 		table.format_version = 5;

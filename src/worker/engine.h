@@ -42,12 +42,20 @@ enum class Compression : int32_t
 	kZstd = 2,
 };
 
+/* The block cache's replacement policy (engine.cc, "the block cache"). */
+enum class CachePolicy : uint8_t
+{
+	kClock = 0,	/* RocksDB's HyperClockCache: lock-free lookups */
+	kLru = 1,	/* RocksDB's LRUCache: a mutex per shard */
+};
+
 struct EngineOptions
 {
 	const char *path;		  /* directory of the RocksDB instance */
 	Compression compression;  /* of the keys column family (range keys, metadata) */
 	Compression row_compression; /* of the rows (default column family) */
 	uint64_t block_cache_bytes;
+	CachePolicy cache_policy;
 	uint64_t write_buffer_bytes;
 	uint64_t row_id_reserve_step; /* row ids reserved (durably) ahead of use */
 };

@@ -726,6 +726,8 @@ open_engine(void)
 	opts.compression = engine_compression(ledger_compression);
 	opts.row_compression = engine_compression(ledger_row_compression);
 	opts.block_cache_bytes = block_cache_bytes();
+	opts.cache_policy = ledger_block_cache_policy == LEDGER_CACHE_LRU ? ledger_am::CachePolicy::kLru
+		: ledger_am::CachePolicy::kClock;
 	opts.write_buffer_bytes = (uint64) ledger_write_buffer_mb * 1024 * 1024;
 
 	sigfillset(&all);
@@ -861,8 +863,9 @@ ledger_am_worker_main(Datum arg)
 	ledger_channel->restart_code = 0;
 	pg_write_barrier();
 	pg_atomic_write_u32(&ledger_channel->worker_pid, (uint32) MyProcPid);
-	elog(LOG, "ledger_am storage worker started (%u channel slots of %u kB, block cache " UINT64_FORMAT " MB)",
-		 nslots, ledger_channel->buffer_size / 1024, block_cache_bytes() / (1024 * 1024));
+	elog(LOG, "ledger_am storage worker started (%u channel slots of %u kB, block cache " UINT64_FORMAT " MB, %s)",
+		 nslots, ledger_channel->buffer_size / 1024, block_cache_bytes() / (1024 * 1024),
+		 ledger_block_cache_policy == LEDGER_CACHE_LRU ? "lru" : "clock");
 
 	int			idle_passes = 0;
 	TimestampTz pass_time = 0;

@@ -238,6 +238,7 @@ protected:
 		o.write_buffer_bytes = 4 << 20;
 		if (reserve_step_ != UINT64_MAX)
 			o.row_id_reserve_step = reserve_step_;
+		o.cache_policy = cache_policy_;
 		return EngineOpen(o);
 	}
 
@@ -251,6 +252,7 @@ protected:
 
 	std::string dir_;
 	uint64_t reserve_step_ = UINT64_MAX;
+	CachePolicy cache_policy_ = CachePolicy::kClock;
 };
 
 } // namespace
@@ -721,6 +723,55 @@ TEST_F(EngineTest, LentHalvesReturnExactlyTheRowsOfOneThread)
 		}
 	/* The loans happened (a lender that is never asked proves nothing). */
 	EXPECT_GT(lender.lends, 100);
+}
+
+TEST_F(EngineTest, BothCachePoliciesReadTheSameRowsFromFiles)
+{
+	/* More row bytes than the 8 MB cache holds, flushed to files, so reads
+	 * go through cache misses, evictions and hits under either policy. */
+	const int n = 20000;
+	std::vector<std::string> values, blobs;
+	for (int i = 0; i < n; i++)
+	{
+		values.push_back(MakeRow(100, std::string(400, static_cast<char>('a' + i % 26)) + Payload(i)));
+		blobs.push_back(AccountBlob({i % 7}, i));
+	}
+	std::vector<RowSlice> slices = Slices(values);
+	for (int i = 0; i < n; i++)
+	{
+		slices[i].keys = blobs[i].data();
+		slices[i].keys_len = static_cast<uint32_t>(blobs[i].size());
+	}
+	uint64_t first;
+	ASSERT_TRUE(EngineAppend(kT1, slices.data(), n, &first).ok());
+	ASSERT_TRUE(EngineCompactTable(kT1).ok());
+
+	for (CachePolicy policy : {CachePolicy::kLru, CachePolicy::kClock})
+	{
+		cache_policy_ = policy;
+		Reopen();
+		for (int pass = 0; pass < 2; pass++) /* cold, then partly cached */
+		{
+			std::vector<Row> rows = ScanAll(kT1, 0, UINT64_MAX, false, 1 << 16);
+			ASSERT_EQ(rows.size(), size_t(n));
+			for (int i = 0; i < n; i++)
+				ASSERT_EQ(rows[i].second, values[i]) << "row " << i;
+			for (int i = 0; i < n; i += 997)
+			{
+				std::string v;
+				ASSERT_EQ(GetRow(kT1, static_cast<uint64_t>(i), &v), EngineCode::kOk);
+				ASSERT_EQ(v, values[i]);
+			}
+			std::vector<std::string> got;
+			std::vector<uint64_t> ids = RangeScanAll(kT1, 3, false, 0, 1 << 16, &got);
+			ASSERT_EQ(ids.size(), size_t(n / 7 + (n % 7 > 3)));
+			for (size_t k = 0; k < ids.size(); k++)
+			{
+				ASSERT_EQ(ids[k] % 7, 3u);
+				ASSERT_EQ(got[k], values[ids[k]]);
+			}
+		}
+	}
 }
 
 TEST_F(EngineTest, RemovedRowsStayRemovedForPointReadsAndRangeScans)
