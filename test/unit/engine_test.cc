@@ -642,6 +642,20 @@ TEST_F(EngineTest, RangeKeysWrittenWithRowsAndScannedInTimeOrder)
 	EXPECT_TRUE(RangeScanAll(kT1, 42, false, 0, 4096).empty());
 }
 
+/* AppendWithKeys appends rows, each with its range key blob. */
+static void
+AppendWithKeys(const TableId &t, const std::vector<std::string> &values, const std::vector<std::string> &blobs)
+{
+	std::vector<RowSlice> slices = Slices(values);
+	for (size_t i = 0; i < slices.size(); i++)
+	{
+		slices[i].keys = blobs[i].data();
+		slices[i].keys_len = static_cast<uint32_t>(blobs[i].size());
+	}
+	uint64_t first;
+	ASSERT_TRUE(EngineAppend(t, slices.data(), static_cast<uint32_t>(slices.size()), &first).ok());
+}
+
 /* AppendKeyed appends n rows of xmin with payloads base.., all under account 7. */
 static void
 AppendKeyed(const TableId &t, uint64_t xmin, uint64_t base, int n)
@@ -652,14 +666,7 @@ AppendKeyed(const TableId &t, uint64_t xmin, uint64_t base, int n)
 		values.push_back(MakeRow(xmin, Payload(base + i)));
 		blobs.push_back(AccountBlob({7}, i));
 	}
-	std::vector<RowSlice> slices = Slices(values);
-	for (int i = 0; i < n; i++)
-	{
-		slices[i].keys = blobs[i].data();
-		slices[i].keys_len = static_cast<uint32_t>(blobs[i].size());
-	}
-	uint64_t first;
-	ASSERT_TRUE(EngineAppend(t, slices.data(), static_cast<uint32_t>(n), &first).ok());
+	AppendWithKeys(t, values, blobs);
 }
 
 /* ThreadLender runs lent work on a thread of its own (the worker uses its
@@ -695,14 +702,7 @@ TEST_F(EngineTest, LentHalvesReturnExactlyTheRowsOfOneThread)
 		values.push_back(MakeRow(100, std::string(static_cast<size_t>(i % 37) * 23, 'x') + Payload(i)));
 		blobs.push_back(AccountBlob({7}, i));
 	}
-	std::vector<RowSlice> slices = Slices(values);
-	for (int i = 0; i < n; i++)
-	{
-		slices[i].keys = blobs[i].data();
-		slices[i].keys_len = static_cast<uint32_t>(blobs[i].size());
-	}
-	uint64_t first;
-	ASSERT_TRUE(EngineAppend(kT1, slices.data(), n, &first).ok());
+	AppendWithKeys(kT1, values, blobs);
 	for (uint64_t gone : {5u, 64u, 65u, 130u, 131u, 132u, 400u, 699u})
 		ASSERT_TRUE(EngineDeleteRow(kT1, gone, 100).ok());
 
@@ -736,14 +736,7 @@ TEST_F(EngineTest, BothCachePoliciesReadTheSameRowsFromFiles)
 		values.push_back(MakeRow(100, std::string(400, static_cast<char>('a' + i % 26)) + Payload(i)));
 		blobs.push_back(AccountBlob({i % 7}, i));
 	}
-	std::vector<RowSlice> slices = Slices(values);
-	for (int i = 0; i < n; i++)
-	{
-		slices[i].keys = blobs[i].data();
-		slices[i].keys_len = static_cast<uint32_t>(blobs[i].size());
-	}
-	uint64_t first;
-	ASSERT_TRUE(EngineAppend(kT1, slices.data(), n, &first).ok());
+	AppendWithKeys(kT1, values, blobs);
 	ASSERT_TRUE(EngineCompactTable(kT1).ok());
 
 	for (CachePolicy policy : {CachePolicy::kLru, CachePolicy::kClock})
