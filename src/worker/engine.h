@@ -42,7 +42,7 @@ enum class Compression : int32_t
 	kZstd = 2,
 };
 
-/* The block cache's replacement policy (engine.cc, "the block cache"). */
+/* The block cache's replacement policy (NewBlockCache in engine.cc). */
 enum class CachePolicy : uint8_t
 {
 	kClock = 0,	/* RocksDB's HyperClockCache: lock-free lookups */
@@ -204,7 +204,7 @@ class EngineLender
  * limit) and as many as fit. Keys whose row is gone are skipped. The suffix
  * of the last key read is copied to resume (cap resume_cap) so the caller
  * can continue after it; *done is set when the range is exhausted. With a
- * lender, batches of rows are fetched by two threads at once. */
+ * lender, a batch's rows may be fetched by two threads at once. */
 EngineStatus EngineRangeScan(const TableId &t, uint8_t space, const char *lo, size_t lo_len,
 							 const char *hi, size_t hi_len, bool backward, uint32_t max_rows,
 							 char *buf, size_t cap, size_t *used, uint32_t *count,
