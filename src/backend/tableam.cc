@@ -274,6 +274,21 @@ typedef struct LedgerScanDescData
 
 typedef LedgerScanDescData *LedgerScanDesc;
 
+/* scan_request fills a slot with a kOpScan request: table's rows [from, to),
+ * in id order or reversed. Seq scans and index fetches post it. */
+static ChannelSlot *
+scan_request(const ledger_am::TableId &table, uint64 from, uint64 to, bool backward)
+{
+	ChannelSlot *slot = ChannelBegin();
+
+	slot->table = table;
+	slot->arg1 = from;
+	slot->arg2 = to;
+	slot->flags = backward ? ledger_am::kScanBackward : 0;
+	slot->data_len = 0;
+	return slot;
+}
+
 /* fetch_chunk requests rows [from, to) (in direction) from the worker. */
 static void cancel_read_ahead(LedgerScanDesc s);
 
@@ -296,12 +311,7 @@ fetch_chunk(LedgerScanDesc s, uint64 from, uint64 to, bool backward)
 		s->resume = backward ? from : to;
 		return;
 	}
-	slot = ChannelBegin();
-	slot->table = s->table;
-	slot->arg1 = from;
-	slot->arg2 = to;
-	slot->flags = backward ? ledger_am::kScanBackward : 0;
-	slot->data_len = 0;
+	slot = scan_request(s->table, from, to, backward);
 	(void) ChannelCall(slot, ledger_am::kOpScan, "scanning a table");
 	if (slot->data_len > s->chunk_cap)
 	{
@@ -342,12 +352,8 @@ start_read_ahead(LedgerScanDesc s)
 		return;
 	if (s->next_chunk == NULL)
 		s->next_chunk = (char *) MemoryContextAlloc(GetMemoryChunkContext(s), s->chunk_cap);
-	slot = ChannelBegin();
-	slot->table = s->table;
-	slot->arg1 = s->chunk_backward ? s->range_lo : s->resume;
-	slot->arg2 = s->chunk_backward ? s->resume : s->range_hi;
-	slot->flags = s->chunk_backward ? ledger_am::kScanBackward : 0;
-	slot->data_len = 0;
+	slot = scan_request(s->table, s->chunk_backward ? s->range_lo : s->resume,
+						s->chunk_backward ? s->resume : s->range_hi, s->chunk_backward);
 	s->prefetching = true;
 	ChannelPostAsync(slot, ledger_am::kOpScan, absorb_next, s);
 }
@@ -784,20 +790,6 @@ index_chunk(LedgerIndexFetchData *f)
 	}
 }
 
-/* scan_request fills a slot with a chunk request for rows [from, to). */
-static ChannelSlot *
-scan_request(LedgerIndexFetchData *f, uint64 from, uint64 to)
-{
-	ChannelSlot *slot = ChannelBegin();
-
-	slot->table = f->table;
-	slot->arg1 = from;
-	slot->arg2 = to;
-	slot->flags = 0;
-	slot->data_len = 0;
-	return slot;
-}
-
 /* take_chunk_answer copies a kOpScan answer for rows [.., *hi) into dest; a
  * full buffer may stop early, and then *hi becomes where it stopped. */
 static void
@@ -824,7 +816,7 @@ read_ahead(LedgerIndexFetchData *f, uint64 from)
 		f->ids = (uint64 *) MemoryContextAlloc(GetMemoryChunkContext(f), kMaxReadAhead * sizeof(uint64));
 		f->offsets = (uint32 *) MemoryContextAlloc(GetMemoryChunkContext(f), kMaxReadAhead * sizeof(uint32));
 	}
-	slot = scan_request(f, from, to);
+	slot = scan_request(f->table, from, to, false);
 	if (f->window == 1)
 	{
 		/* One row: a point read (bloom filters) beats an iterator's seek. */
@@ -889,7 +881,7 @@ start_index_read_ahead(LedgerIndexFetchData *f)
 													(Size) ledger_channel_buffer_kb * 1024);
 	f->next_lo = f->chunk_hi;
 	f->next_hi = f->chunk_hi + window;
-	slot = scan_request(f, f->next_lo, f->next_hi);
+	slot = scan_request(f->table, f->next_lo, f->next_hi, false);
 	f->requested = true;
 	ChannelPostAsync(slot, ledger_am::kOpScan, absorb_index_read_ahead, f);
 }
