@@ -635,6 +635,20 @@ EngineOpen(const EngineOptions &options) noexcept
 		 */
 		rocksdb::BlockBasedTableOptions rows_table = table;
 		rows_table.block_size = 8 * 1024;
+		/*
+		 * Rows are read one key at a time (MultiGet of a range scan's row
+		 * ids, a btree's TIDs), so each row key is a restart point (stored
+		 * whole, not delta-coded) and each block carries a hash index of its
+		 * keys: a lookup finds its row in the block in one probe. With
+		 * RocksDB's default of a restart point every 16 keys, an 8 kB block
+		 * of ~11 rows had one, and every lookup parsed ~5 keys from the
+		 * block's start. Measured on a 1M-row table (docs/architecture.md):
+		 * 30-day account windows +30% at 1 client, +20% at 4, for 2% more
+		 * bytes. Files written before keep their format and stay readable.
+		 */
+		rows_table.block_restart_interval = 1;
+		rows_table.data_block_index_type = rocksdb::BlockBasedTableOptions::kDataBlockBinaryAndHash;
+		rows_table.data_block_hash_table_util_ratio = 0.75;
 
 		/*
 		 * Keys (reservations, watermarks, range keys): the configured
