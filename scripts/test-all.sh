@@ -19,6 +19,7 @@
 #   no_preload test/t/011_no_preload.sh (clear error without the preload, TAP)
 #   base_backup test/t/012_base_backup.sh (standby and restored backups refuse, TAP)
 #   reads      test/t/013_concurrent_reads.sh (read pool under concurrent clients vs heap, TAP)
+#   bulk_scan  test/t/014_bulk_scan.sh (scans of tables larger than the block cache bypass it, TAP)
 #   disk_full  test/t/008_disk_full.sh (ENOSPC on a small tmpfs, TAP; skips
 #              itself where mounting is not permitted)
 # Every suite runs even when an earlier one failed. regress and isolation run
@@ -60,6 +61,7 @@ T_NO_PRELOAD=${T_NO_PRELOAD:-120}
 T_DISK_FULL=${T_DISK_FULL:-240}
 T_BASE_BACKUP=${T_BASE_BACKUP:-240}
 T_READS=${T_READS:-300}
+T_BULK_SCAN=${T_BULK_SCAN:-180}
 
 TOTAL_PASSED=0
 TOTAL_FAILED=0
@@ -327,6 +329,7 @@ main() {
   suite_tap no_preload "$T_NO_PRELOAD" 011_no_preload.sh "$build_ok"
   suite_tap base_backup "$T_BASE_BACKUP" 012_base_backup.sh "$build_ok"
   suite_tap reads "$T_READS" 013_concurrent_reads.sh "$build_ok"
+  suite_tap bulk_scan "$T_BULK_SCAN" 014_bulk_scan.sh "$build_ok"
   suite_tap disk_full "$T_DISK_FULL" 008_disk_full.sh "$build_ok"
 
   final_line

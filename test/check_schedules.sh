@@ -6,7 +6,8 @@
 # Fails when a sql/*.sql file (other than extension scripts: DATA and
 # NAME--VERSION.sql) is not listed in REGRESS or a test/specs/*.spec
 # is not listed in ISOLATION, when a listed test has no source file, when a
-# listed test has no expected output, or when a test is listed twice.
+# listed test has no expected output, when a test is listed twice, or when
+# a TAP script test/t/NNN_*.sh is not run by scripts/test-all.sh.
 # Output is TAP ("ok N - ..." / "not ok N - ..."); exit status 0 iff all pass.
 set -uo pipefail
 
@@ -103,9 +104,21 @@ check_suite() {
   fi
 }
 
+# check_tap: every TAP script test/t/NNN_*.sh is run by scripts/test-all.sh.
+check_tap() {
+  local bad=() f
+  for f in test/t/[0-9][0-9][0-9]_*.sh; do
+    [[ -e "$f" ]] || continue
+    grep -q "^ *suite_tap [a-z_]* \"[^\"]*\" ${f##*/} " scripts/test-all.sh \
+      || bad+=("$f is not run by scripts/test-all.sh (suite_tap)")
+  done
+  report ${#bad[@]} "tap: every test/t/NNN_*.sh is run by scripts/test-all.sh" "${bad[@]}"
+}
+
 DATA_FILES="$(make_var DATA) $(make_var DATA_built)"
-echo "1..8"
+echo "1..9"
 check_suite regress REGRESS sql sql expected
 check_suite isolation ISOLATION test/specs spec test/expected
+check_tap
 echo "# check_schedules: $((TESTNO - FAILED)) passed, $FAILED failed"
 [[ $FAILED -eq 0 ]]

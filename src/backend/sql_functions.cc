@@ -110,6 +110,11 @@ ledger_am_worker_stats(PG_FUNCTION_ARGS)
 		{"requests_in_flight", (int64) pg_atomic_read_u32(&ledger_channel->inflight)},
 		/* range scan batches fetched by two threads since the server started */
 		{"lent_batches", (int64) pg_atomic_read_u64(&ledger_channel->lent_batches)},
+		/* the block cache's capacity and what it holds (bytes) */
+		{"block_cache_bytes", (int64) pg_atomic_read_u64(&ledger_channel->block_cache_bytes)},
+		{"block_cache_used", (int64) pg_atomic_read_u64(&ledger_channel->block_cache_used)},
+		/* seq scan chunks of tables larger than the cache, read without caching */
+		{"bulk_scan_chunks", (int64) pg_atomic_read_u64(&ledger_channel->bulk_chunks)},
 	};
 
 	InitMaterializedSRF(fcinfo, 0);

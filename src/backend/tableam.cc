@@ -33,6 +33,7 @@ extern "C" {
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
 #include "nodes/tidbitmap.h"
+#include "optimizer/plancat.h"
 #include "pgstat.h"
 #include "storage/bufmgr.h"
 #include "storage/predicate.h"
@@ -253,6 +254,7 @@ typedef struct LedgerScanDescData
 	uint64		range_hi;
 
 	bool		read_ahead;		/* plain sequential scans read ahead */
+	bool		bulk;			/* a seq scan of a table larger than the block cache */
 
 	/* parallel scans: the block range being read */
 	ParallelBlockTableScanWorkerData pwork;
@@ -275,16 +277,17 @@ typedef struct LedgerScanDescData
 typedef LedgerScanDescData *LedgerScanDesc;
 
 /* scan_request fills a slot with a kOpScan request: table's rows [from, to),
- * in id order or reversed. Seq scans and index fetches post it. */
+ * in id order or reversed, bulk: without filling the block cache. Seq scans
+ * and index fetches post it. */
 static ChannelSlot *
-scan_request(const ledger_am::TableId &table, uint64 from, uint64 to, bool backward)
+scan_request(const ledger_am::TableId &table, uint64 from, uint64 to, bool backward, bool bulk)
 {
 	ChannelSlot *slot = ChannelBegin();
 
 	slot->table = table;
 	slot->arg1 = from;
 	slot->arg2 = to;
-	slot->flags = backward ? ledger_am::kScanBackward : 0;
+	slot->flags = (backward ? ledger_am::kScanBackward : 0) | (bulk ? ledger_am::kScanBulk : 0);
 	slot->data_len = 0;
 	return slot;
 }
@@ -311,7 +314,7 @@ fetch_chunk(LedgerScanDesc s, uint64 from, uint64 to, bool backward)
 		s->resume = backward ? from : to;
 		return;
 	}
-	slot = scan_request(s->table, from, to, backward);
+	slot = scan_request(s->table, from, to, backward, s->bulk);
 	(void) ChannelCall(slot, ledger_am::kOpScan, "scanning a table");
 	if (slot->data_len > s->chunk_cap)
 	{
@@ -353,7 +356,7 @@ start_read_ahead(LedgerScanDesc s)
 	if (s->next_chunk == NULL)
 		s->next_chunk = (char *) MemoryContextAlloc(GetMemoryChunkContext(s), s->chunk_cap);
 	slot = scan_request(s->table, s->chunk_backward ? s->range_lo : s->resume,
-						s->chunk_backward ? s->resume : s->range_hi, s->chunk_backward);
+						s->chunk_backward ? s->resume : s->range_hi, s->chunk_backward, s->bulk);
 	s->prefetching = true;
 	ChannelPostAsync(slot, ledger_am::kOpScan, absorb_next, s);
 }
@@ -498,6 +501,28 @@ ledger_am_slot_callbacks(Relation relation)
  * ------------------------------------------------------------------------
  */
 
+/*
+ * outgrows_block_cache says whether rel's rows are larger than the worker's
+ * block cache. A sequential scan of such a table reads its blocks without
+ * caching them (kScanBulk), as heap's scans of tables larger than a quarter
+ * of shared_buffers cycle through a small ring of buffers: the scan could
+ * not find its blocks cached next time anyway, and caching them would evict
+ * the blocks point lookups and range scans need. A table that fits fills
+ * the cache, so scanning it again reads memory. The size is an estimate,
+ * like the planner's: ANALYZE's row count and average row width, plus the
+ * stored row's headers (never analyzed: not bulk).
+ */
+static bool
+outgrows_block_cache(Relation rel)
+{
+	uint64		cache = pg_atomic_read_u64(&ledger_channel->block_cache_bytes);
+	double		rows = rel->rd_rel->reltuples;
+
+	if (cache == 0 || rows <= 0)
+		return false;
+	return rows * (get_relation_data_width(RelationGetRelid(rel), NULL) + 32) > (double) cache;
+}
+
 static TableScanDesc
 ledger_am_scan_begin(Relation relation, Snapshot snapshot, int nkeys, struct ScanKeyData *key,
 					 ParallelTableScanDesc pscan, uint32 flags)
@@ -523,6 +548,8 @@ ledger_am_scan_begin(Relation relation, Snapshot snapshot, int nkeys, struct Sca
 	s->block = InvalidBlockNumber;
 
 	s->read_ahead = (flags & SO_TYPE_SEQSCAN) != 0 && pscan == NULL;
+	s->bulk = (flags & SO_TYPE_SEQSCAN) != 0 && (flags & SO_ALLOW_STRAT) != 0 &&
+		outgrows_block_cache(relation);
 	if (flags & (SO_TYPE_SAMPLESCAN | SO_TYPE_BITMAPSCAN | SO_TYPE_ANALYZE))
 	{
 		s->nblocks = ledger_am::BlocksForRowCount(next_row_id(relation));
@@ -816,7 +843,7 @@ read_ahead(LedgerIndexFetchData *f, uint64 from)
 		f->ids = (uint64 *) MemoryContextAlloc(GetMemoryChunkContext(f), kMaxReadAhead * sizeof(uint64));
 		f->offsets = (uint32 *) MemoryContextAlloc(GetMemoryChunkContext(f), kMaxReadAhead * sizeof(uint32));
 	}
-	slot = scan_request(f->table, from, to, false);
+	slot = scan_request(f->table, from, to, false, false);
 	if (f->window == 1)
 	{
 		/* One row: a point read (bloom filters) beats an iterator's seek. */
@@ -881,7 +908,7 @@ start_index_read_ahead(LedgerIndexFetchData *f)
 													(Size) ledger_channel_buffer_kb * 1024);
 	f->next_lo = f->chunk_hi;
 	f->next_hi = f->chunk_hi + window;
-	slot = scan_request(f->table, f->next_lo, f->next_hi, false);
+	slot = scan_request(f->table, f->next_lo, f->next_hi, false, false);
 	f->requested = true;
 	ChannelPostAsync(slot, ledger_am::kOpScan, absorb_index_read_ahead, f);
 }

@@ -93,6 +93,10 @@ RangeResumeKey(char *data, uint32 buffer_size)
  * rows all went into RocksDB in one WriteBatch (see storage_worker.cc). */
 constexpr uint64 kSyncLazy = 1;
 constexpr uint32 kScanBackward = 1;
+/* A kOpScan request flag: a sequential scan of a table larger than the block
+ * cache, whose blocks are read without being cached (Postgres' bulk-read
+ * ring in spirit): it would only evict what other reads need. */
+constexpr uint32 kScanBulk = 2;
 constexpr uint32 kScanDone = 1;
 
 struct ChannelSlot
@@ -157,6 +161,13 @@ struct ChannelControl
 	pg_atomic_uint64 lent_batches;	/* range scan batches split over two threads */
 	pg_atomic_uint64 append_seq;	/* bumped after every ring append */
 	Latch	   *worker_latch;
+	/* The block cache's capacity, set by the worker when it opens RocksDB:
+	 * a sequential scan of a larger table bypasses the cache (kScanBulk). */
+	pg_atomic_uint64 block_cache_bytes;
+	/* Bytes the block cache holds, published by the worker's main loop
+	 * before it sleeps and every 100 ms while busy (worker_stats()). */
+	pg_atomic_uint64 block_cache_used;
+	pg_atomic_uint64 bulk_chunks;	/* scan chunks read without caching (kScanBulk) */
 	/* Why the previous worker exited, if it gave up after a failed write:
 	 * the EngineCode (0: it did not) and the error, reported by the next
 	 * worker to the requests the exit cut off. */

@@ -129,6 +129,8 @@ struct OwnedRange
 };
 
 rocksdb::DB *g_db = nullptr;
+/* The block cache of the open instance (EngineBlockCacheUsage). */
+std::shared_ptr<rocksdb::Cache> g_block_cache;
 /* Column families: rows in the default one, everything else (row id
  * reservations, frozen watermarks, account and time range keys) in "keys".
  * Rows arrive in ascending id order, so with no other keys among them the
@@ -616,7 +618,8 @@ EngineOpen(const EngineOptions &options) noexcept
 		ro.avoid_flush_during_recovery = true;
 
 		rocksdb::BlockBasedTableOptions table;
-		table.block_cache = NewBlockCache(options);
+		g_block_cache = NewBlockCache(options);
+		table.block_cache = g_block_cache;
 		table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
 		table.whole_key_filtering = true;
 		table.format_version = 5;
@@ -806,6 +809,7 @@ EngineClose() noexcept
 		(void) g_db->Close();
 		delete g_db;
 		g_db = nullptr;
+		g_block_cache.reset();
 	}
 	catch (...)
 	{
@@ -1127,7 +1131,7 @@ EngineGet(const TableId &t, uint64_t row_id, char *buf, size_t cap, size_t *used
  * reversed, and says where to resume. */
 EngineStatus
 EngineScan(const TableId &t, uint64_t from, uint64_t to, bool backward, char *buf, size_t cap,
-		   size_t *used, uint32_t *count, uint64_t *resume, bool *done) noexcept
+		   size_t *used, uint32_t *count, uint64_t *resume, bool *done, bool fill_cache) noexcept
 {
 	try
 	{
@@ -1150,7 +1154,7 @@ EngineScan(const TableId &t, uint64_t from, uint64_t to, bool backward, char *bu
 		rocksdb::ReadOptions ro;
 		ro.iterate_lower_bound = &lower_slice;
 		ro.iterate_upper_bound = &upper_slice;
-		ro.fill_cache = true;
+		ro.fill_cache = fill_cache;
 		std::unique_ptr<rocksdb::Iterator> it(g_db->NewIterator(ro, RowsCf()));
 
 		RecordWriter w(buf, cap);
@@ -1947,6 +1951,24 @@ EngineTableStats(const TableId &t, uint64_t *bytes, uint64_t *rows) noexcept
 			return FromRocks(it->status());
 		*bytes = size;
 		*rows = n;
+		return OkStatus();
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
+/* EngineBlockCacheUsage reports the block cache's charge and capacity. */
+EngineStatus
+EngineBlockCacheUsage(uint64_t *used, uint64_t *capacity) noexcept
+{
+	try
+	{
+		if (g_db == nullptr || g_block_cache == nullptr)
+			return NotOpen();
+		*used = g_block_cache->GetUsage();
+		*capacity = g_block_cache->GetCapacity();
 		return OkStatus();
 	}
 	catch (...)

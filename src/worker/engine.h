@@ -130,10 +130,17 @@ EngineStatus EngineGet(const TableId &t, uint64_t row_id, char *buf, size_t cap,
 /* EngineScan copies framed records of rows with ids in [from, to) in id order
  * (descending if backward) into buf, stopping when it is full. *resume is the
  * id to continue from (exclusive bound when backward); *done is set when the
- * range is exhausted. A row larger than cap gives kBufferTooSmall. */
+ * range is exhausted. A row larger than cap gives kBufferTooSmall. Without
+ * fill_cache, blocks read from files are not kept in the block cache (a scan
+ * of a table larger than the cache, which would only evict what other reads
+ * need); blocks already cached are still used. */
 EngineStatus EngineScan(const TableId &t, uint64_t from, uint64_t to, bool backward,
 						char *buf, size_t cap, size_t *used, uint32_t *count,
-						uint64_t *resume, bool *done) noexcept;
+						uint64_t *resume, bool *done, bool fill_cache = true) noexcept;
+
+/* EngineBlockCacheUsage reports the bytes the block cache holds and its
+ * capacity. */
+EngineStatus EngineBlockCacheUsage(uint64_t *used, uint64_t *capacity) noexcept;
 
 /* EngineDeleteRow removes one row whose header xmin equals `xmin` (the
  * inserter's own speculative row, or an aborted row during VACUUM). */

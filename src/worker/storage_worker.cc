@@ -422,10 +422,13 @@ serve_read(ChannelSlot *slot)
 				uint32		count = 0;
 
 				st = ledger_am::EngineScan(slot->table, slot->arg1, slot->arg2,
-										   (slot->flags & ledger_am::kScanBackward) != 0, data, cap, &used, &count, &slot->out1, &done);
+										   (slot->flags & ledger_am::kScanBackward) != 0, data, cap, &used, &count, &slot->out1, &done,
+										   (slot->flags & ledger_am::kScanBulk) == 0);
 				slot->data_len = (uint32) used;
 				slot->out_count = count;
 				slot->out_flags = done ? ledger_am::kScanDone : 0;
+				if (slot->flags & ledger_am::kScanBulk)
+					pg_atomic_fetch_add_u64(&ledger_channel->bulk_chunks, 1);
 				break;
 			}
 		default:
@@ -710,6 +713,20 @@ block_cache_bytes(void)
 	return Max(mb, (uint64) 8) * 1024 * 1024;
 }
 
+/* How often a busy worker publishes the block cache's usage (us). */
+static constexpr int64 kStatsIntervalUs = 100 * 1000;
+
+/* publish_cache_usage copies the block cache's usage to shared memory. */
+static void
+publish_cache_usage(void)
+{
+	uint64		used = 0;
+	uint64		capacity = 0;
+
+	if (ledger_am::EngineBlockCacheUsage(&used, &capacity).ok())
+		pg_atomic_write_u64(&ledger_channel->block_cache_used, used);
+}
+
 /* open_engine opens RocksDB with every signal blocked, so the threads
  * RocksDB starts inherit a mask that never diverts Postgres' signals. */
 static void
@@ -726,6 +743,7 @@ open_engine(void)
 	opts.compression = engine_compression(ledger_compression);
 	opts.row_compression = engine_compression(ledger_row_compression);
 	opts.block_cache_bytes = block_cache_bytes();
+	pg_atomic_write_u64(&ledger_channel->block_cache_bytes, opts.block_cache_bytes);
 	opts.cache_policy = ledger_block_cache_policy == LEDGER_CACHE_LRU ? ledger_am::CachePolicy::kLru
 		: ledger_am::CachePolicy::kClock;
 	opts.write_buffer_bytes = (uint64) ledger_write_buffer_mb * 1024 * 1024;
@@ -864,7 +882,8 @@ ledger_am_worker_main(Datum arg)
 	pg_write_barrier();
 	pg_atomic_write_u32(&ledger_channel->worker_pid, (uint32) MyProcPid);
 	elog(LOG, "ledger_am storage worker started (%u channel slots of %u kB, block cache " UINT64_FORMAT " MB, %s)",
-		 nslots, ledger_channel->buffer_size / 1024, block_cache_bytes() / (1024 * 1024),
+		 nslots, ledger_channel->buffer_size / 1024,
+		 pg_atomic_read_u64(&ledger_channel->block_cache_bytes) / (1024 * 1024),
 		 ledger_block_cache_policy == LEDGER_CACHE_LRU ? "lru" : "clock");
 
 	int			idle_passes = 0;
@@ -873,6 +892,7 @@ ledger_am_worker_main(Datum arg)
 	bool		spinning = false;
 	bool		lazy_unsynced = false;
 	TimestampTz spin_start = 0;
+	TimestampTz stats_time = 0;
 
 	while (!shutdown_requested)
 	{
@@ -1008,6 +1028,12 @@ ledger_am_worker_main(Datum arg)
 		{
 			uint32		recent = 0;
 
+			if (pass_time - stats_time >= kStatsIntervalUs)
+			{
+				publish_cache_usage();
+				stats_time = pass_time;
+			}
+
 			for (uint32 j = 0; j < nslots; j++)
 				if (last_served[j] > pass_time - kRecentClientUs)
 					recent++;
@@ -1053,6 +1079,7 @@ ledger_am_worker_main(Datum arg)
 			lazy_unsynced = false;
 			continue;
 		}
+		publish_cache_usage();
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10000L,
 							 PG_WAIT_EXTENSION);
 	}

@@ -114,7 +114,8 @@ Decode(const char *buf, size_t used)
 /* ScanAll scans [from, to) to exhaustion with a cap-byte buffer, following
  * *resume as a caller would; *calls counts the EngineScan calls. */
 std::vector<Row>
-ScanAll(const TableId &t, uint64_t from, uint64_t to, bool backward, size_t cap, int *calls = nullptr)
+ScanAll(const TableId &t, uint64_t from, uint64_t to, bool backward, size_t cap, int *calls = nullptr,
+		bool fill_cache = true)
 {
 	std::vector<uint64_t> storage((cap + 7) / 8 + 1); /* 8-byte aligned buffer */
 	char *buf = reinterpret_cast<char *>(storage.data());
@@ -126,7 +127,7 @@ ScanAll(const TableId &t, uint64_t from, uint64_t to, bool backward, size_t cap,
 		uint32_t count = 0;
 		uint64_t resume = 0;
 		bool done = false;
-		EngineStatus st = EngineScan(t, from, to, backward, buf, cap, &used, &count, &resume, &done);
+		EngineStatus st = EngineScan(t, from, to, backward, buf, cap, &used, &count, &resume, &done, fill_cache);
 		EXPECT_TRUE(st.ok()) << st.message;
 		if (!st.ok())
 			break;
@@ -765,6 +766,53 @@ TEST_F(EngineTest, BothCachePoliciesReadTheSameRowsFromFiles)
 			}
 		}
 	}
+}
+
+/* CacheUsed returns the bytes the block cache holds. */
+static uint64_t
+CacheUsed()
+{
+	uint64_t used = 0, capacity = 0;
+	EXPECT_TRUE(EngineBlockCacheUsage(&used, &capacity).ok());
+	EXPECT_EQ(capacity, uint64_t(8) << 20);
+	return used;
+}
+
+TEST_F(EngineTest, ScansWithoutFillingTheCacheLeaveItAsItWas)
+{
+	/* ~9 MB of rows in files against the fixture's 8 MB cache. */
+	const int n = 20000;
+	std::vector<std::string> values;
+	for (int i = 0; i < n; i++)
+		values.push_back(MakeRow(100, std::string(400, static_cast<char>('a' + i % 26)) + Payload(i)));
+	Append(kT1, values);
+	ASSERT_TRUE(EngineCompactTable(kT1).ok());
+	Reopen(); /* a cold cache */
+
+	const uint64_t cold = CacheUsed();
+	for (bool backward : {false, true})
+	{
+		std::vector<Row> rows = ScanAll(kT1, 0, UINT64_MAX, backward, 1 << 16, nullptr, false);
+		ASSERT_EQ(rows.size(), size_t(n));
+		for (int i = 0; i < n; i++)
+		{
+			int k = backward ? n - 1 - i : i;
+			ASSERT_EQ(rows[i].first, uint64_t(k));
+			ASSERT_EQ(rows[i].second, values[k]) << "row " << k;
+		}
+	}
+	EXPECT_LT(CacheUsed(), cold + (uint64_t(1) << 20)) << "a bulk scan kept its blocks";
+
+	/* A caching scan fills it; a bulk scan then reads the cached blocks
+	 * (and the rest from files) to the same rows. */
+	ASSERT_EQ(ScanAll(kT1, 0, UINT64_MAX, false, 1 << 16).size(), size_t(n));
+	const uint64_t filled = CacheUsed();
+	EXPECT_GT(filled, uint64_t(6) << 20);
+	std::vector<Row> rows = ScanAll(kT1, 0, UINT64_MAX, false, 1 << 16, nullptr, false);
+	ASSERT_EQ(rows.size(), size_t(n));
+	for (int i = 0; i < n; i++)
+		ASSERT_EQ(rows[i].second, values[i]) << "row " << i;
+	EXPECT_LE(CacheUsed(), filled + (uint64_t(1) << 20));
 }
 
 TEST_F(EngineTest, RemovedRowsStayRemovedForPointReadsAndRangeScans)
