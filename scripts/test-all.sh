@@ -19,7 +19,8 @@
 #   no_preload test/t/011_no_preload.sh (clear error without the preload, TAP)
 #   base_backup test/t/012_base_backup.sh (standby and restored backups refuse, TAP)
 #   reads      test/t/013_concurrent_reads.sh (read pool under concurrent clients vs heap, TAP)
-#   bulk_scan  test/t/014_bulk_scan.sh (scans of tables larger than the block cache bypass it, TAP)
+#   bulk_scan  test/t/014_bulk_scan.sh (scans of tables larger than the block cache bypass it
+#              unless concurrent, TAP)
 #   disk_full  test/t/008_disk_full.sh (ENOSPC on a small tmpfs, TAP; skips
 #              itself where mounting is not permitted)
 # Every suite runs even when an earlier one failed. regress and isolation run

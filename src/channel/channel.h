@@ -111,6 +111,9 @@ struct ChannelSlot
 	uint32		flags;
 	uint64		arg1;
 	uint64		arg2;
+	/* kOpScan with kScanBulk: the scan's group, the pgprocno of the parallel
+	 * leader or of the backend itself (bulk_scans.h) */
+	uint32		scan_group;
 	uint32		data_len;		/* request bytes in, response bytes out */
 	/* response */
 	int32		status;			/* EngineCode */

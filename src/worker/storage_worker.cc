@@ -39,6 +39,7 @@ extern "C" {
 
 #include "channel/channel.h"
 #include "codec/row_codec.h"
+#include "worker/bulk_scans.h"
 #include "worker/engine.h"
 #include "worker/read_pool.h"
 #include "worker/sync_thread.h"
@@ -397,10 +398,13 @@ read_frozen(ChannelSlot *slot)
 									  slot->op == ledger_am::kOpRangeScan ? &slot->out1 : &slot->out2);
 }
 
+/* The bulk scans served lately: which may share the block cache. */
+static ledger_am::BulkScans bulk_scans;
+
 /*
  * serve_read serves kOpGet, kOpScan and kOpRangeScan once read_frozen has
  * run: on the main loop or on a read-pool helper (read_pool.h), so it touches
- * only the engine's read entry points and the slot.
+ * only the engine's read entry points, the slot and bulk_scans (locked).
  */
 static void
 serve_read(ChannelSlot *slot)
@@ -421,13 +425,18 @@ serve_read(ChannelSlot *slot)
 				bool		done = false;
 				uint32		count = 0;
 
+				/* A bulk scan bypasses the cache unless other scans of
+				 * the table run now and can share its blocks. */
+				bool		fill_cache = (slot->flags & ledger_am::kScanBulk) == 0 ||
+					bulk_scans.Note(slot->table, slot->scan_group);
+
 				st = ledger_am::EngineScan(slot->table, slot->arg1, slot->arg2,
 										   (slot->flags & ledger_am::kScanBackward) != 0, data, cap, &used, &count, &slot->out1, &done,
-										   (slot->flags & ledger_am::kScanBulk) == 0);
+										   fill_cache);
 				slot->data_len = (uint32) used;
 				slot->out_count = count;
 				slot->out_flags = done ? ledger_am::kScanDone : 0;
-				if (slot->flags & ledger_am::kScanBulk)
+				if (!fill_cache)
 					pg_atomic_fetch_add_u64(&ledger_channel->bulk_chunks, 1);
 				break;
 			}

@@ -10,7 +10,9 @@
 #   * analyzed: larger than the cache, its chunks are read with kScanBulk
 #     (ledger_am.worker_stats(): bulk_scan_chunks) and the cache stays
 #     nearly empty (block_cache_used), with the same answer;
-#   * a small analyzed table: cached as before.
+#   * a small analyzed table: cached as before;
+#   * two scans of the large table at once share the cache: their blocks
+#     are cached, each decompressed once (src/worker/bulk_scans.h).
 # Each scan starts from a cold cache (server restart).
 #
 #   bash test/t/014_bulk_scan.sh   (as root; the cluster runs as postgres)
@@ -41,7 +43,7 @@ restart() {
 }
 # settle: the worker publishes the cache's usage before it sleeps.
 settle() { sleep 0.5; }
-PLAN=10
+PLAN=13
 finish() { tap_server_log "$DIR" 20; tap_exit 014_bulk_scan; }
 
 echo "1..$PLAN"
@@ -104,6 +106,21 @@ settle
 expect_eq "and not in bulk" "$(wstat bulk_scan_chunks)" "$before"
 after=$(wstat block_cache_used)
 ok_if $(( after > used ? 0 : 1 )) "its blocks were cached (used $used -> $after bytes)"
+
+# Two scans at once, three times each, from a cold cache.
+restart
+o1=$(mktemp) o2=$(mktemp)
+q -c "$scan" -c "$scan" -c "$scan" >"$o1" 2>&1 &
+p1=$!
+q -c "$scan" -c "$scan" -c "$scan" >"$o2" 2>&1 &
+p2=$!
+wait $p1; wait $p2
+settle
+used=$(wstat block_cache_used)
+expect_eq "concurrent scan 1 answers like the others" "$(sort -u "$o1")" "$want"
+expect_eq "concurrent scan 2 answers like the others" "$(sort -u "$o2")" "$want"
+ok_if $(( used > 4 * 1024 * 1024 ? 0 : 1 )) "concurrent scans shared the cache (used $used bytes)"
+rm -f "$o1" "$o2"
 
 cluster_stop "$DIR" fast >/dev/null 2>&1
 finish
