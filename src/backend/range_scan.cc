@@ -712,6 +712,7 @@ struct RangeStream
 	char	   *next_chunk;
 	Size		next_len;
 	uint64		next_frozen;
+	uint64		next_resume;	/* sweeps: the row id the next chunk ends at */
 	bool		next_done;
 	bool		requested;		/* a read-ahead request is in flight */
 	bool		next_ready;		/* its answer is in next_chunk */
@@ -1019,9 +1020,10 @@ choose_sweep(RangeScanState *rs)
 	}
 }
 
-/* fetch_sweep_chunk reads the next chunk of the row id run. */
-static void
-fetch_sweep_chunk(RangeScanState *rs, RangeStream *st)
+/* sweep_request fills a slot with a kOpScan request for the rest of the
+ * sweep's row id run. */
+static ledger_am::ChannelSlot *
+sweep_request(RangeScanState *rs)
 {
 	ledger_am::ChannelSlot *slot = ChannelBegin();
 
@@ -1030,14 +1032,34 @@ fetch_sweep_chunk(RangeScanState *rs, RangeStream *st)
 	slot->arg2 = rs->sweep_to;
 	slot->flags = 0;
 	slot->data_len = 0;
-	(void) ChannelCall(slot, ledger_am::kOpScan, "scanning a time window");
-	memcpy(st->chunk, ledger_am::ChannelSlotData(slot), slot->data_len);
-	st->chunk_len = slot->data_len;
-	st->chunk_pos = 0;
-	st->frozen_below = slot->out2;
-	rs->sweep_from = slot->out1;
-	st->done = (slot->out_flags & ledger_am::kScanDone) != 0;
-	ChannelEnd(slot);
+	return slot;
+}
+
+/* take_sweep_answer moves a sweep chunk from the slot into dest; *resume is
+ * the row id the next chunk starts at. Runs inside ChannelAwaitAsync for
+ * read-ahead answers, so it must not fail. */
+static void
+take_sweep_answer(ledger_am::ChannelSlot *slot, char *dest, Size *len, uint64 *frozen_below,
+				  uint64 *resume, bool *done)
+{
+	memcpy(dest, ledger_am::ChannelSlotData(slot), slot->data_len);
+	*len = slot->data_len;
+	*frozen_below = slot->out2;
+	*resume = slot->out1;
+	*done = (slot->out_flags & ledger_am::kScanDone) != 0;
+}
+
+/* absorb_sweep_read_ahead takes a sweep's read-ahead answer into the
+ * stream's next_chunk. */
+static void
+absorb_sweep_read_ahead(void *arg, ledger_am::ChannelSlot *slot)
+{
+	RangeStream *st = (RangeStream *) arg;
+
+	take_sweep_answer(slot, st->next_chunk, &st->next_len, &st->next_frozen, &st->next_resume,
+					  &st->next_done);
+	st->requested = false;
+	st->next_ready = true;
 }
 
 /*
@@ -1111,15 +1133,15 @@ post_range_request(RangeScanState *rs, RangeStream *st)
  * it needs it. Then the worker reads that chunk while this backend returns
  * the current one: on an idle machine a 200-row account window costs about
  * the backend's time instead of the backend's plus the worker's. Only for
- * a lone stream that will be read to its end (no LIMIT or join that could
- * stop it early: first_batch 0), and only while at most one client is
- * active: with more, the CPUs are busy anyway and each extra request is one
- * more wake-up to pay for.
+ * a lone stream (or a time window's sweep) that will be read to its end
+ * (no LIMIT or join that could stop it early: first_batch 0), and only
+ * while at most one client is active: with more, the CPUs are busy anyway
+ * and each extra request is one more wake-up to pay for.
  */
 static bool
 read_ahead_wanted(RangeScanState *rs)
 {
-	return rs->first_batch == 0 && rs->nstreams == 1 && !rs->sweep && ledger_am::LoneClient(ledger_channel);
+	return rs->first_batch == 0 && rs->nstreams == 1 && ledger_am::LoneClient(ledger_channel);
 }
 
 /* start_read_ahead asks for the stream's next chunk without waiting. */
@@ -1138,24 +1160,31 @@ start_read_ahead(RangeScanState *rs, RangeStream *st)
 	ChannelPostAsync(slot, ledger_am::kOpRangeScan, absorb_read_ahead, st);
 }
 
+/* take_read_ahead makes the stream's read-ahead answer, if there is one,
+ * its current chunk (waiting for it if still in flight). */
+static bool
+take_read_ahead(RangeStream *st)
+{
+	char	   *tmp = st->chunk;
+
+	ChannelAwaitAsyncOf(st);
+	if (!st->next_ready)
+		return false;
+	st->chunk = st->next_chunk;
+	st->next_chunk = tmp;
+	st->chunk_len = st->next_len;
+	st->frozen_below = st->next_frozen;
+	st->done = st->next_done;
+	st->next_ready = false;
+	return true;
+}
+
 /* fetch_range_chunk makes the stream's next rows its current chunk: the
  * read-ahead's, else a request's made now. */
 static void
 fetch_range_chunk(RangeScanState *rs, RangeStream *st)
 {
-	ChannelAwaitAsyncOf(st);
-	if (st->next_ready)
-	{
-		char	   *tmp = st->chunk;
-
-		st->chunk = st->next_chunk;
-		st->next_chunk = tmp;
-		st->chunk_len = st->next_len;
-		st->frozen_below = st->next_frozen;
-		st->done = st->next_done;
-		st->next_ready = false;
-	}
-	else
+	if (!take_read_ahead(st))
 	{
 		ledger_am::ChannelSlot *slot = post_range_request(rs, st);
 
@@ -1166,6 +1195,33 @@ fetch_range_chunk(RangeScanState *rs, RangeStream *st)
 	st->chunk_pos = 0;
 	if (!st->done && read_ahead_wanted(rs))
 		start_read_ahead(rs, st);
+}
+
+/* fetch_sweep_chunk reads the next chunk of the sweep's row id run (the
+ * read-ahead's, else a request's made now) and, while one client is
+ * active, asks for the one after: the worker reads it while this backend
+ * works through this one. */
+static void
+fetch_sweep_chunk(RangeScanState *rs, RangeStream *st)
+{
+	if (take_read_ahead(st))
+		rs->sweep_from = st->next_resume;
+	else
+	{
+		ledger_am::ChannelSlot *slot = sweep_request(rs);
+
+		(void) ChannelCall(slot, ledger_am::kOpScan, "scanning a time window");
+		take_sweep_answer(slot, st->chunk, &st->chunk_len, &st->frozen_below, &rs->sweep_from, &st->done);
+		ChannelEnd(slot);
+	}
+	st->chunk_pos = 0;
+	if (!st->done && read_ahead_wanted(rs))
+	{
+		if (st->next_chunk == NULL)
+			st->next_chunk = (char *) MemoryContextAlloc(GetMemoryChunkContext(st->lo_key.data), rs->chunk_cap);
+		st->requested = true;
+		ChannelPostAsync(sweep_request(rs), ledger_am::kOpScan, absorb_sweep_read_ahead, st);
+	}
 }
 
 /* stream_next finds a stream's next row visible to the snapshot (in its
