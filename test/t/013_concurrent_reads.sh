@@ -56,13 +56,7 @@ out=$(cluster_start "$DIR" 2>&1) || bail "server did not start: $out"
 out=$(q <<SQL 2>&1
 CREATE EXTENSION ledger_am;
 SELECT ledger_am.create_events_table('ev');
-INSERT INTO ev (event_type, aggregate_id, aggregate_version, ts, debit_account, credit_account,
-                amount, currency, payload)
-SELECT 'posted', md5('agg' || (g / 10))::uuid, g % 10 + 1,
-       timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute',
-       g % 300, (g * 7 + 13) % 300, (g % 1000) + 0.25, 'EUR',
-       jsonb_build_object('n', g, 'memo', repeat('x', g % 200))
-FROM generate_series(1, $ROWS) g;
+$(tap_events_sql ev "$ROWS" "jsonb_build_object('n', g, 'memo', repeat('x', g % 200))")
 CREATE TABLE ev_heap AS SELECT * FROM ev;
 CREATE INDEX ON ev_heap (ts);
 ANALYZE ev; ANALYZE ev_heap;

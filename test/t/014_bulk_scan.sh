@@ -60,14 +60,8 @@ out=$(cluster_start "$DIR" 2>&1) || bail "server did not start: $out"
 out=$(q <<SQL 2>&1
 CREATE EXTENSION ledger_am;
 SELECT ledger_am.create_events_table('ev');
-INSERT INTO ev (event_type, aggregate_id, aggregate_version, ts, debit_account, credit_account,
-                amount, currency, payload)
-SELECT 'posted', md5('agg' || (g / 10))::uuid, g % 10 + 1,
-       timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute',
-       g % 300, (g * 7 + 13) % 300, (g % 1000) + 0.25, 'EUR',
-       jsonb_build_object('n', g, 'memo', (SELECT string_agg(md5((g * 31 + k)::text), ' ')
-                                           FROM generate_series(1, 16) k))
-FROM generate_series(1, $ROWS) g;
+$(tap_events_sql ev "$ROWS" "jsonb_build_object('n', g, 'memo', (SELECT string_agg(md5((g * 31 + k)::text), ' ')
+                                                        FROM generate_series(1, 16) k))")
 CREATE TABLE small (id bigint, note text) USING ledger_am;
 INSERT INTO small SELECT g, md5(g::text) FROM generate_series(1, 2000) g;
 SELECT ledger_am.compact('ev');

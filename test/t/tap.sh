@@ -6,6 +6,8 @@
 #       one test: passes when GOT equals WANT (both shown on failure)
 #   diag TEXT...
 #       a "# " comment line per line of TEXT
+#   tap_events_sql TABLE ROWS PAYLOAD
+#       prints an INSERT of ROWS canonical events into TABLE (see below)
 # The script sets TESTNO=0 and FAILED=0 (and its plan) before its first test.
 
 ok_if() {
@@ -60,4 +62,19 @@ tap_drop_cluster() {
     return 1
   fi
   cluster_remove "$1" >/dev/null 2>&1
+}
+
+# tap_events_sql TABLE ROWS PAYLOAD: an INSERT of events 1..ROWS into TABLE
+# (a ledger_am.create_events_table), one a minute from 2024-01-01, 300
+# accounts on each side; PAYLOAD is a jsonb expression of the event number g.
+tap_events_sql() {
+  cat <<SQL
+INSERT INTO $1 (event_type, aggregate_id, aggregate_version, ts, debit_account, credit_account,
+                amount, currency, payload)
+SELECT 'posted', md5('agg' || (g / 10))::uuid, g % 10 + 1,
+       timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute',
+       g % 300, (g * 7 + 13) % 300, (g % 1000) + 0.25, 'EUR',
+       $3
+FROM generate_series(1, $2) g;
+SQL
 }
