@@ -1144,7 +1144,8 @@ read_ahead_wanted(RangeScanState *rs)
 	return rs->first_batch == 0 && rs->nstreams == 1 && ledger_am::LoneClient(ledger_channel);
 }
 
-/* start_read_ahead asks for the stream's next chunk without waiting. */
+/* start_read_ahead asks for the stream's next chunk (the sweep's next row
+ * ids, or the next keys) without waiting. */
 static void
 start_read_ahead(RangeScanState *rs, RangeStream *st)
 {
@@ -1152,6 +1153,12 @@ start_read_ahead(RangeScanState *rs, RangeStream *st)
 
 	if (st->next_chunk == NULL)
 		st->next_chunk = (char *) MemoryContextAlloc(GetMemoryChunkContext(st->lo_key.data), rs->chunk_cap);
+	if (rs->sweep)
+	{
+		st->requested = true;
+		ChannelPostAsync(sweep_request(rs), ledger_am::kOpScan, absorb_sweep_read_ahead, st);
+		return;
+	}
 	/* take_range_answer may not allocate: room for the longest resume key */
 	enlargeStringInfo(&st->lo_key, (int) ledger_am::kMaxRangeKeySuffix + 2);
 	enlargeStringInfo(&st->hi_key, (int) ledger_am::kMaxRangeKeySuffix + 2);
@@ -1179,12 +1186,26 @@ take_read_ahead(RangeStream *st)
 	return true;
 }
 
-/* fetch_range_chunk makes the stream's next rows its current chunk: the
- * read-ahead's, else a request's made now. */
+/* fetch_chunk makes the stream's next rows its current chunk: the
+ * read-ahead's, else a request's made now (the sweep's next row ids, or the
+ * next keys), then asks ahead for the chunk after it. */
 static void
-fetch_range_chunk(RangeScanState *rs, RangeStream *st)
+fetch_chunk(RangeScanState *rs, RangeStream *st)
 {
-	if (!take_read_ahead(st))
+	if (take_read_ahead(st))
+	{
+		if (rs->sweep)
+			rs->sweep_from = st->next_resume;
+	}
+	else if (rs->sweep)
+	{
+		ledger_am::ChannelSlot *slot = sweep_request(rs);
+
+		(void) ChannelCall(slot, ledger_am::kOpScan, "scanning a time window");
+		take_sweep_answer(slot, st->chunk, &st->chunk_len, &st->frozen_below, &rs->sweep_from, &st->done);
+		ChannelEnd(slot);
+	}
+	else
 	{
 		ledger_am::ChannelSlot *slot = post_range_request(rs, st);
 
@@ -1195,33 +1216,6 @@ fetch_range_chunk(RangeScanState *rs, RangeStream *st)
 	st->chunk_pos = 0;
 	if (!st->done && read_ahead_wanted(rs))
 		start_read_ahead(rs, st);
-}
-
-/* fetch_sweep_chunk reads the next chunk of the sweep's row id run (the
- * read-ahead's, else a request's made now) and, while one client is
- * active, asks for the one after: the worker reads it while this backend
- * works through this one. */
-static void
-fetch_sweep_chunk(RangeScanState *rs, RangeStream *st)
-{
-	if (take_read_ahead(st))
-		rs->sweep_from = st->next_resume;
-	else
-	{
-		ledger_am::ChannelSlot *slot = sweep_request(rs);
-
-		(void) ChannelCall(slot, ledger_am::kOpScan, "scanning a time window");
-		take_sweep_answer(slot, st->chunk, &st->chunk_len, &st->frozen_below, &rs->sweep_from, &st->done);
-		ChannelEnd(slot);
-	}
-	st->chunk_pos = 0;
-	if (!st->done && read_ahead_wanted(rs))
-	{
-		if (st->next_chunk == NULL)
-			st->next_chunk = (char *) MemoryContextAlloc(GetMemoryChunkContext(st->lo_key.data), rs->chunk_cap);
-		st->requested = true;
-		ChannelPostAsync(sweep_request(rs), ledger_am::kOpScan, absorb_sweep_read_ahead, st);
-	}
 }
 
 /* stream_next finds a stream's next row visible to the snapshot (in its
@@ -1249,10 +1243,7 @@ stream_next(RangeScanState *rs, RangeStream *st, Snapshot snapshot, uint64 *row_
 		if (st->done)
 			return false;
 		CHECK_FOR_INTERRUPTS();
-		if (rs->sweep)
-			fetch_sweep_chunk(rs, st);
-		else
-			fetch_range_chunk(rs, st);
+		fetch_chunk(rs, st);
 	}
 }
 

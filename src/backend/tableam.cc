@@ -289,8 +289,9 @@ scan_request(const ledger_am::TableId &table, uint64 from, uint64 to, bool backw
 	slot->arg2 = to;
 	slot->flags = (backward ? ledger_am::kScanBackward : 0) | (bulk ? ledger_am::kScanBulk : 0);
 	/* A parallel query's processes are one scan: their chunks never overlap. */
-	slot->scan_group = MyProc->lockGroupLeader != NULL ? MyProc->lockGroupLeader->pgprocno
-		: MyProc->pgprocno;
+	if (bulk)
+		slot->scan_group = MyProc->lockGroupLeader != NULL ? MyProc->lockGroupLeader->pgprocno
+			: MyProc->pgprocno;
 	slot->data_len = 0;
 	return slot;
 }
