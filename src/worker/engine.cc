@@ -316,6 +316,8 @@ ToRocksCompression(Compression c)
 			return rocksdb::kLZ4Compression;
 		case Compression::kZstd:
 			return rocksdb::kZSTD;
+		case Compression::kLz4hc:
+			return rocksdb::kLZ4HCCompression;
 		case Compression::kNone:
 			break;
 	}
@@ -572,6 +574,24 @@ NewBlockCache(const EngineOptions &options)
 
 } // namespace
 
+/* CompressionName names a codec the way the settings spell it. */
+const char *
+CompressionName(Compression c) noexcept
+{
+	switch (c)
+	{
+		case Compression::kLz4:
+			return "lz4";
+		case Compression::kZstd:
+			return "zstd";
+		case Compression::kLz4hc:
+			return "lz4hc";
+		case Compression::kNone:
+			break;
+	}
+	return "none";
+}
+
 /* EngineDefaultOptions returns lz4 keys and zstd rows, 64 MiB caches. */
 EngineOptions
 EngineDefaultOptions(const char *path) noexcept
@@ -669,9 +689,12 @@ EngineOpen(const EngineOptions &options) noexcept
 
 		/*
 		 * Rows: compressed once, when their memtable is flushed, with the
-		 * same codec at every level: ZSTD (level 1) by default, LZ4 or none
-		 * as configured, with a 16 kB dictionary per file taken from its own
-		 * blocks.
+		 * same codec at every level: ZSTD (level 1) by default, LZ4HC (level
+		 * 4), LZ4 or none as configured, with a 16 kB dictionary per file
+		 * taken from its own blocks. LZ4HC decodes with LZ4's decoder, ~2.8x
+		 * faster than ZSTD on these blocks, and stores ~15% more bytes.
+		 * Level 9, LZ4HC's default, stored 1% less than level 4 for a third
+		 * slower compression (200,000 bench rows, 8 kB blocks).
 		 * A table's rows arrive in ascending id order and no other keys
 		 * share their family, so a flushed file overlaps no older one and
 		 * compaction moves it down the levels instead of rewriting it (a
@@ -684,7 +707,7 @@ EngineOpen(const EngineOptions &options) noexcept
 		if (options.row_compression != Compression::kNone)
 		{
 			ro.compression_opts.enabled = true;
-			ro.compression_opts.level = 1;
+			ro.compression_opts.level = options.row_compression == Compression::kLz4hc ? 4 : 1;
 			/* Events repeat their JSON keys, vocabularies and id prefixes
 			 * across rows, which one small block alone cannot exploit. A raw
 			 * sample dictionary: training one cost 1 CPU-s per 1M rows at

@@ -40,7 +40,11 @@ enum class Compression : int32_t
 	kNone = 0,
 	kLz4 = 1,
 	kZstd = 2,
+	kLz4hc = 3,
 };
+
+/* CompressionName names a codec the way the settings spell it. */
+const char *CompressionName(Compression c) noexcept;
 
 /* The block cache's replacement policy (NewBlockCache in engine.cc). */
 enum class CachePolicy : uint8_t

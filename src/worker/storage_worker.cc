@@ -701,6 +701,8 @@ engine_compression(int setting)
 			return ledger_am::Compression::kNone;
 		case LEDGER_COMPRESSION_ZSTD:
 			return ledger_am::Compression::kZstd;
+		case LEDGER_COMPRESSION_LZ4HC:
+			return ledger_am::Compression::kLz4hc;
 		default:
 			return ledger_am::Compression::kLz4;
 	}
@@ -890,10 +892,11 @@ ledger_am_worker_main(Datum arg)
 	ledger_channel->restart_code = 0;
 	pg_write_barrier();
 	pg_atomic_write_u32(&ledger_channel->worker_pid, (uint32) MyProcPid);
-	elog(LOG, "ledger_am storage worker started (%u channel slots of %u kB, block cache " UINT64_FORMAT " MB, %s)",
+	elog(LOG, "ledger_am storage worker started (%u channel slots of %u kB, block cache " UINT64_FORMAT " MB, %s, rows %s)",
 		 nslots, ledger_channel->buffer_size / 1024,
 		 pg_atomic_read_u64(&ledger_channel->block_cache_bytes) / (1024 * 1024),
-		 ledger_block_cache_policy == LEDGER_CACHE_LRU ? "lru" : "clock");
+		 ledger_block_cache_policy == LEDGER_CACHE_LRU ? "lru" : "clock",
+		 ledger_am::CompressionName(engine_compression(ledger_row_compression)));
 
 	int			idle_passes = 0;
 	TimestampTz pass_time = 0;
