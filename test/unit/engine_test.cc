@@ -1338,13 +1338,12 @@ TEST_P(EngineCompressionTest, OpensAndRoundTrips)
 	EXPECT_GT(total, 0u);
 }
 
-/* CompressionName names a compression test instance. */
+/* CodecPairName names a compression test instance after the settings' spelling. */
 std::string
-CompressionName(const ::testing::TestParamInfo<std::pair<Compression, Compression>> &info)
+CodecPairName(const ::testing::TestParamInfo<std::pair<Compression, Compression>> &info)
 {
-	static const char *const names[] = {"None", "Lz4", "Zstd", "Lz4hc"};
-	return std::string("Keys") + names[static_cast<int>(info.param.first)] + "_Rows" +
-		names[static_cast<int>(info.param.second)];
+	return std::string("keys_") + CompressionName(info.param.first) + "_rows_" +
+		CompressionName(info.param.second);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllCodecs, EngineCompressionTest,
@@ -1355,7 +1354,7 @@ INSTANTIATE_TEST_SUITE_P(AllCodecs, EngineCompressionTest,
 										   std::make_pair(Compression::kLz4, Compression::kZstd),
 										   std::make_pair(Compression::kLz4, Compression::kNone),
 										   std::make_pair(Compression::kLz4, Compression::kLz4hc)),
-						 CompressionName);
+						 CodecPairName);
 
 /* EventLike returns a JSON event row of ~600 bytes, like bench/gen's: the
  * same keys in every row, varying ids, amounts and dates. */
