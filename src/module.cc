@@ -147,7 +147,7 @@ define_gucs(void)
 							 PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomEnumVariable("ledger_am.row_compression",
 							 "Compression of ledger_am's stored rows (zstd, lz4hc, lz4 or none).",
-							 "zstd stores rows smallest; lz4hc reads them faster (1.2-1.5x at 10M "
+							 "zstd stores rows smallest; lz4hc reads them faster (1.1-1.7x at 10M "
 							 "events) for about 15% more bytes, lz4 as fast for about 30% more. "
 							 "Applies to files written from then on.",
 							 &ledger_row_compression, LEDGER_COMPRESSION_ZSTD, row_compression_options,

@@ -691,7 +691,7 @@ EngineOpen(const EngineOptions &options) noexcept
 		 * Rows: compressed once, when their memtable is flushed, with the
 		 * same codec at every level: ZSTD (level 1) by default, LZ4HC (level
 		 * 4), LZ4 or none as configured, with a 16 kB dictionary per file
-		 * taken from its own blocks. LZ4HC decodes with LZ4's decoder, ~2.8x
+		 * taken from its own blocks. LZ4HC decodes with LZ4's decoder, ~2.7x
 		 * faster than ZSTD on these blocks, and stores ~15% more bytes.
 		 * Level 9, LZ4HC's default, stored 1% less than level 4 for a third
 		 * slower compression (200,000 bench rows, 8 kB blocks).
