@@ -296,6 +296,23 @@ scan_request(const ledger_am::TableId &table, uint64 from, uint64 to, bool backw
 	return slot;
 }
 
+/*
+ * take_scan_answer copies a kOpScan answer out of its channel slot: the
+ * framed rows into dest (len bytes), where to resume the range (resume) and
+ * whether it is exhausted (done), and the table's frozen watermark. Sequential
+ * scans, their read-ahead and index fetches all take their chunks here.
+ */
+static void
+take_scan_answer(ChannelSlot *slot, char *dest, Size *len, uint64 *resume, bool *done,
+				 uint64 *frozen_below)
+{
+	memcpy(dest, ledger_am::ChannelSlotData(slot), slot->data_len);
+	*len = slot->data_len;
+	*resume = slot->out1;
+	*done = (slot->out_flags & ledger_am::kScanDone) != 0;
+	*frozen_below = slot->out2;
+}
+
 /* fetch_chunk requests rows [from, to) (in direction) from the worker. */
 static void cancel_read_ahead(LedgerScanDesc s);
 
@@ -325,11 +342,7 @@ fetch_chunk(LedgerScanDesc s, uint64 from, uint64 to, bool backward)
 		ChannelEnd(slot);
 		elog(ERROR, "ledger_am: scan chunk larger than the buffer");
 	}
-	memcpy(s->chunk, ledger_am::ChannelSlotData(slot), slot->data_len);
-	s->chunk_len = slot->data_len;
-	s->resume = slot->out1;
-	s->chunk_done = (slot->out_flags & ledger_am::kScanDone) != 0;
-	s->frozen_below = slot->out2;
+	take_scan_answer(slot, s->chunk, &s->chunk_len, &s->resume, &s->chunk_done, &s->frozen_below);
 	ChannelEnd(slot);
 }
 
@@ -339,11 +352,7 @@ absorb_next(void *arg, ChannelSlot *slot)
 {
 	LedgerScanDesc s = (LedgerScanDesc) arg;
 
-	memcpy(s->next_chunk, ledger_am::ChannelSlotData(slot), slot->data_len);
-	s->next_len = slot->data_len;
-	s->next_resume = slot->out1;
-	s->next_frozen = slot->out2;
-	s->next_done = (slot->out_flags & ledger_am::kScanDone) != 0;
+	take_scan_answer(slot, s->next_chunk, &s->next_len, &s->next_resume, &s->next_done, &s->next_frozen);
 	s->next_ready = true;
 	s->prefetching = false;
 }
@@ -821,16 +830,17 @@ index_chunk(LedgerIndexFetchData *f)
 	}
 }
 
-/* take_chunk_answer copies a kOpScan answer for rows [.., *hi) into dest; a
+/* take_chunk_answer takes a kOpScan answer for rows [.., *hi) into dest; a
  * full buffer may stop early, and then *hi becomes where it stopped. */
 static void
 take_chunk_answer(ChannelSlot *slot, char *dest, Size *len, uint64 *frozen_below, uint64 *hi)
 {
-	memcpy(dest, ledger_am::ChannelSlotData(slot), slot->data_len);
-	*len = slot->data_len;
-	*frozen_below = slot->out2;
-	if (!(slot->out_flags & ledger_am::kScanDone))
-		*hi = slot->out1;
+	uint64		resume;
+	bool		done;
+
+	take_scan_answer(slot, dest, len, &resume, &done, frozen_below);
+	if (!done)
+		*hi = resume;
 }
 
 /* read_ahead fills the fetch's chunk with rows [from, from + window). */
