@@ -34,6 +34,20 @@ extern ledger_am::EngineCode ChannelCall(ledger_am::ChannelSlot *slot, uint32 op
 /* ChannelEnd releases the slot after the response has been read. */
 extern void ChannelEnd(ledger_am::ChannelSlot *slot);
 
+/* ChannelScanRequest begins a kOpScan request for table's rows [from, to),
+ * in id order or reversed; bulk: without filling the block cache (a seq
+ * scan of a table larger than it). Seq scans, index fetches and time-window
+ * sweeps post it. */
+extern ledger_am::ChannelSlot *ChannelScanRequest(const ledger_am::TableId &table, uint64 from,
+												  uint64 to, bool backward, bool bulk);
+
+/* ChannelTakeScanAnswer copies a kOpScan answer out of its slot: the framed
+ * rows into dest (len bytes), where the range resumes, whether it is
+ * exhausted and the table's frozen watermark. It cannot fail, so read-ahead
+ * absorb callbacks use it too. */
+extern void ChannelTakeScanAnswer(ledger_am::ChannelSlot *slot, char *dest, Size *len,
+								  uint64 *resume, bool *done, uint64 *frozen_below);
+
 /* ChannelOweRelease makes the next request first release the slot's
  * reservations (an abort-time release that could not get through). */
 extern void ChannelOweRelease(void);

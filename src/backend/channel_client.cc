@@ -432,6 +432,34 @@ ChannelEnd(ChannelSlot *slot)
 	pg_atomic_write_u32(&slot->state, ledger_am::kSlotIdle);
 }
 
+ChannelSlot *
+ChannelScanRequest(const ledger_am::TableId &table, uint64 from, uint64 to, bool backward, bool bulk)
+{
+	ChannelSlot *slot = ChannelBegin();
+
+	slot->table = table;
+	slot->arg1 = from;
+	slot->arg2 = to;
+	slot->flags = (backward ? ledger_am::kScanBackward : 0) | (bulk ? ledger_am::kScanBulk : 0);
+	/* A parallel query's processes are one scan: their chunks never overlap. */
+	if (bulk)
+		slot->scan_group = MyProc->lockGroupLeader != NULL ? MyProc->lockGroupLeader->pgprocno
+			: MyProc->pgprocno;
+	slot->data_len = 0;
+	return slot;
+}
+
+void
+ChannelTakeScanAnswer(ChannelSlot *slot, char *dest, Size *len, uint64 *resume, bool *done,
+					  uint64 *frozen_below)
+{
+	memcpy(dest, ledger_am::ChannelSlotData(slot), slot->data_len);
+	*len = slot->data_len;
+	*resume = slot->out1;
+	*done = (slot->out_flags & ledger_am::kScanDone) != 0;
+	*frozen_below = slot->out2;
+}
+
 bool
 ChannelCallNoError(uint32 op, const ledger_am::TableId *table, uint64 arg1, uint64 arg2,
 				   int timeout_ms)

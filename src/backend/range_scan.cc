@@ -1020,33 +1020,12 @@ choose_sweep(RangeScanState *rs)
 	}
 }
 
-/* sweep_request fills a slot with a kOpScan request for the rest of the
- * sweep's row id run. */
+/* sweep_request begins a kOpScan request for the rest of the sweep's row
+ * id run. */
 static ledger_am::ChannelSlot *
 sweep_request(RangeScanState *rs)
 {
-	ledger_am::ChannelSlot *slot = ChannelBegin();
-
-	slot->table = rs->table;
-	slot->arg1 = rs->sweep_from;
-	slot->arg2 = rs->sweep_to;
-	slot->flags = 0;
-	slot->data_len = 0;
-	return slot;
-}
-
-/* take_sweep_answer moves a sweep chunk from the slot into dest; *resume is
- * the row id the next chunk starts at. Runs inside ChannelAwaitAsync for
- * read-ahead answers, so it must not fail. */
-static void
-take_sweep_answer(ledger_am::ChannelSlot *slot, char *dest, Size *len, uint64 *frozen_below,
-				  uint64 *resume, bool *done)
-{
-	memcpy(dest, ledger_am::ChannelSlotData(slot), slot->data_len);
-	*len = slot->data_len;
-	*frozen_below = slot->out2;
-	*resume = slot->out1;
-	*done = (slot->out_flags & ledger_am::kScanDone) != 0;
+	return ChannelScanRequest(rs->table, rs->sweep_from, rs->sweep_to, false, false);
 }
 
 /* absorb_sweep_read_ahead takes a sweep's read-ahead answer into the
@@ -1056,8 +1035,8 @@ absorb_sweep_read_ahead(void *arg, ledger_am::ChannelSlot *slot)
 {
 	RangeStream *st = (RangeStream *) arg;
 
-	take_sweep_answer(slot, st->next_chunk, &st->next_len, &st->next_frozen, &st->next_resume,
-					  &st->next_done);
+	ChannelTakeScanAnswer(slot, st->next_chunk, &st->next_len, &st->next_resume, &st->next_done,
+						  &st->next_frozen);
 	st->requested = false;
 	st->next_ready = true;
 }
@@ -1202,7 +1181,7 @@ fetch_chunk(RangeScanState *rs, RangeStream *st)
 		ledger_am::ChannelSlot *slot = sweep_request(rs);
 
 		(void) ChannelCall(slot, ledger_am::kOpScan, "scanning a time window");
-		take_sweep_answer(slot, st->chunk, &st->chunk_len, &st->frozen_below, &rs->sweep_from, &st->done);
+		ChannelTakeScanAnswer(slot, st->chunk, &st->chunk_len, &rs->sweep_from, &st->done, &st->frozen_below);
 		ChannelEnd(slot);
 	}
 	else

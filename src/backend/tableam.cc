@@ -276,43 +276,6 @@ typedef struct LedgerScanDescData
 
 typedef LedgerScanDescData *LedgerScanDesc;
 
-/* scan_request fills a slot with a kOpScan request: table's rows [from, to),
- * in id order or reversed, bulk: without filling the block cache. Seq scans
- * and index fetches post it. */
-static ChannelSlot *
-scan_request(const ledger_am::TableId &table, uint64 from, uint64 to, bool backward, bool bulk)
-{
-	ChannelSlot *slot = ChannelBegin();
-
-	slot->table = table;
-	slot->arg1 = from;
-	slot->arg2 = to;
-	slot->flags = (backward ? ledger_am::kScanBackward : 0) | (bulk ? ledger_am::kScanBulk : 0);
-	/* A parallel query's processes are one scan: their chunks never overlap. */
-	if (bulk)
-		slot->scan_group = MyProc->lockGroupLeader != NULL ? MyProc->lockGroupLeader->pgprocno
-			: MyProc->pgprocno;
-	slot->data_len = 0;
-	return slot;
-}
-
-/*
- * take_scan_answer copies a kOpScan answer out of its channel slot: the
- * framed rows into dest (len bytes), where to resume the range (resume) and
- * whether it is exhausted (done), and the table's frozen watermark. Sequential
- * scans, their read-ahead and index fetches all take their chunks here.
- */
-static void
-take_scan_answer(ChannelSlot *slot, char *dest, Size *len, uint64 *resume, bool *done,
-				 uint64 *frozen_below)
-{
-	memcpy(dest, ledger_am::ChannelSlotData(slot), slot->data_len);
-	*len = slot->data_len;
-	*resume = slot->out1;
-	*done = (slot->out_flags & ledger_am::kScanDone) != 0;
-	*frozen_below = slot->out2;
-}
-
 /* fetch_chunk requests rows [from, to) (in direction) from the worker. */
 static void cancel_read_ahead(LedgerScanDesc s);
 
@@ -335,14 +298,14 @@ fetch_chunk(LedgerScanDesc s, uint64 from, uint64 to, bool backward)
 		s->resume = backward ? from : to;
 		return;
 	}
-	slot = scan_request(s->table, from, to, backward, s->bulk);
+	slot = ChannelScanRequest(s->table, from, to, backward, s->bulk);
 	(void) ChannelCall(slot, ledger_am::kOpScan, "scanning a table");
 	if (slot->data_len > s->chunk_cap)
 	{
 		ChannelEnd(slot);
 		elog(ERROR, "ledger_am: scan chunk larger than the buffer");
 	}
-	take_scan_answer(slot, s->chunk, &s->chunk_len, &s->resume, &s->chunk_done, &s->frozen_below);
+	ChannelTakeScanAnswer(slot, s->chunk, &s->chunk_len, &s->resume, &s->chunk_done, &s->frozen_below);
 	ChannelEnd(slot);
 }
 
@@ -352,7 +315,7 @@ absorb_next(void *arg, ChannelSlot *slot)
 {
 	LedgerScanDesc s = (LedgerScanDesc) arg;
 
-	take_scan_answer(slot, s->next_chunk, &s->next_len, &s->next_resume, &s->next_done, &s->next_frozen);
+	ChannelTakeScanAnswer(slot, s->next_chunk, &s->next_len, &s->next_resume, &s->next_done, &s->next_frozen);
 	s->next_ready = true;
 	s->prefetching = false;
 }
@@ -368,7 +331,7 @@ start_read_ahead(LedgerScanDesc s)
 		return;
 	if (s->next_chunk == NULL)
 		s->next_chunk = (char *) MemoryContextAlloc(GetMemoryChunkContext(s), s->chunk_cap);
-	slot = scan_request(s->table, s->chunk_backward ? s->range_lo : s->resume,
+	slot = ChannelScanRequest(s->table, s->chunk_backward ? s->range_lo : s->resume,
 						s->chunk_backward ? s->resume : s->range_hi, s->chunk_backward, s->bulk);
 	s->prefetching = true;
 	ChannelPostAsync(slot, ledger_am::kOpScan, absorb_next, s);
@@ -838,7 +801,7 @@ take_chunk_answer(ChannelSlot *slot, char *dest, Size *len, uint64 *frozen_below
 	uint64		resume;
 	bool		done;
 
-	take_scan_answer(slot, dest, len, &resume, &done, frozen_below);
+	ChannelTakeScanAnswer(slot, dest, len, &resume, &done, frozen_below);
 	if (!done)
 		*hi = resume;
 }
@@ -857,7 +820,7 @@ read_ahead(LedgerIndexFetchData *f, uint64 from)
 		f->ids = (uint64 *) MemoryContextAlloc(GetMemoryChunkContext(f), kMaxReadAhead * sizeof(uint64));
 		f->offsets = (uint32 *) MemoryContextAlloc(GetMemoryChunkContext(f), kMaxReadAhead * sizeof(uint32));
 	}
-	slot = scan_request(f->table, from, to, false, false);
+	slot = ChannelScanRequest(f->table, from, to, false, false);
 	if (f->window == 1)
 	{
 		/* One row: a point read (bloom filters) beats an iterator's seek. */
@@ -922,7 +885,7 @@ start_index_read_ahead(LedgerIndexFetchData *f)
 													(Size) ledger_channel_buffer_kb * 1024);
 	f->next_lo = f->chunk_hi;
 	f->next_hi = f->chunk_hi + window;
-	slot = scan_request(f->table, f->next_lo, f->next_hi, false, false);
+	slot = ChannelScanRequest(f->table, f->next_lo, f->next_hi, false, false);
 	f->requested = true;
 	ChannelPostAsync(slot, ledger_am::kOpScan, absorb_index_read_ahead, f);
 }
