@@ -230,14 +230,20 @@ chmod 700 "$DIR/ledger_am"
 expect_eq "directory readable again: the restarted worker serves all 1500 rows" \
   "$(cluster_psql_retry "$DIR" 30 "SELECT count(*) FROM events" -d postgres -qAt 2>&1 | tail -n 1)" "1500"
 
+# restart_with [CONF]: a clean restart, CONF appended to postgresql.conf
+# first; the server log then holds only this start's lines.
+restart_with() {
+  cluster_stop "$DIR" fast >/dev/null 2>&1
+  [[ -n "${1:-}" ]] && echo "$1" >>"$DIR/postgresql.conf"
+  : >"$DIR/server.log"
+  cluster_start "$DIR" >/dev/null 2>&1
+}
+
 # 14: the block cache follows shared_buffers by default (at least 256 MB);
 # an explicit ledger_am.block_cache_mb wins. The worker logs the size.
 cache_sizes=""
 for conf in "shared_buffers = '512MB'" "ledger_am.block_cache_mb = 64"; do
-  cluster_stop "$DIR" fast >/dev/null 2>&1
-  echo "$conf" >>"$DIR/postgresql.conf"
-  : >"$DIR/server.log"
-  cluster_start "$DIR" >/dev/null 2>&1
+  restart_with "$conf"
   cluster_psql_retry "$DIR" 30 "SELECT count(*) FROM events" -d postgres -qAt >/dev/null 2>&1
   cache_sizes+="$(grep -o 'block cache [0-9]* MB' "$DIR/server.log" | tail -n 1); "
 done
@@ -248,18 +254,13 @@ expect_eq "block cache: 512 MB with shared_buffers = 512MB, 64 MB when set" \
 # worker names the codec it opened with; the zstd files stay readable, and
 # ledger_am.compact rewrites them in lz4hc with the same rows. Whether the
 # files really are LZ4HC is the unit test EngineCodecs' business.
-want=$(q "SELECT count(*), sum(amount), sum(hashtext(payload::text)) FROM events" 2>&1)
-cluster_stop "$DIR" fast >/dev/null 2>&1
-echo "ledger_am.row_compression = lz4hc" >>"$DIR/postgresql.conf"
-: >"$DIR/server.log"
-cluster_start "$DIR" >/dev/null 2>&1
-before=$(cluster_psql_retry "$DIR" 30 "SELECT count(*), sum(amount), sum(hashtext(payload::text)) FROM events" \
-  -d postgres -qAt 2>&1 | tail -n 1)
+digest="SELECT count(*), sum(amount), sum(hashtext(payload::text)) FROM events"
+want=$(q "$digest" 2>&1)
+restart_with "ledger_am.row_compression = lz4hc"
+before=$(cluster_psql_retry "$DIR" 30 "$digest" -d postgres -qAt 2>&1 | tail -n 1)
 compacted=$(q "SELECT ledger_am.compact('events');" 2>&1)
-cluster_stop "$DIR" fast >/dev/null 2>&1
-cluster_start "$DIR" >/dev/null 2>&1
-after=$(cluster_psql_retry "$DIR" 30 "SELECT count(*), sum(amount), sum(hashtext(payload::text)) FROM events" \
-  -d postgres -qAt 2>&1 | tail -n 1)
+restart_with
+after=$(cluster_psql_retry "$DIR" 30 "$digest" -d postgres -qAt 2>&1 | tail -n 1)
 codec=$(grep -o 'rows [a-z0-9]*)' "$DIR/server.log" | tail -n 1)
 expect_eq "row_compression = lz4hc: worker opens with it; same rows before and after compaction" \
   "$codec | $before | $after | $compacted" "rows lz4hc) | $want | $want | "
