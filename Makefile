@@ -22,6 +22,7 @@ OBJS = \
 	src/worker/sync_thread.o \
 	src/worker/read_pool.o \
 	src/worker/rocks_logger.o \
+	src/worker/row_dictionary.o \
 	src/worker/engine.o
 
 # pg_regress suites, listed explicitly (test/check_schedules.sh fails on a
@@ -38,7 +39,7 @@ PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CXXFLAGS = -std=c++17 -Wno-register -Wall -Wextra -Wno-unused-parameter \
 	-Wno-missing-field-initializers -fno-omit-frame-pointer
-SHLIB_LINK = -lrocksdb -lstdc++ -lpthread
+SHLIB_LINK = -lrocksdb -lzstd -lstdc++ -lpthread
 
 EXTRA_CLEAN = tmp_check tmp_check_iso output_iso results regression.diffs \
 	regression.out build

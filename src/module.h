@@ -31,6 +31,7 @@ enum LedgerCompression
 	LEDGER_COMPRESSION_LZ4 = 1,
 	LEDGER_COMPRESSION_ZSTD = 2,
 	LEDGER_COMPRESSION_LZ4HC = 3,
+	LEDGER_COMPRESSION_ZSTD_ROW = 4,
 };
 
 /* Values of ledger_am.block_cache_policy (engine.h CachePolicy). */

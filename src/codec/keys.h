@@ -33,11 +33,31 @@ struct TableId
 	bool operator==(const TableId &o) const { return spc == o.spc && db == o.db && rel == o.rel; }
 };
 
+/* TableIdHash hashes a TableId for per-table maps. */
+struct TableIdHash
+{
+	size_t operator()(const TableId &t) const noexcept
+	{
+		/* splitmix64 finaliser over the packed ids: relfilenodes of one
+		 * database differ in few low bits, so mix them well. */
+		uint64_t x = (static_cast<uint64_t>(t.spc) << 32) ^ t.db;
+		x ^= static_cast<uint64_t>(t.rel) * UINT64_C(0x9e3779b97f4a7c15);
+		x ^= x >> 30;
+		x *= UINT64_C(0xbf58476d1ce4e5b9);
+		x ^= x >> 27;
+		x *= UINT64_C(0x94d049bb133111eb);
+		x ^= x >> 31;
+		return static_cast<size_t>(x);
+	}
+};
+
 constexpr uint8_t kMetaSpace = 0x00;
 constexpr uint8_t kRowSpace = 0x01;
 constexpr uint8_t kMetaReservation = 'm';
 constexpr uint8_t kMetaFrozen = 'f';
-constexpr uint8_t kMetaKinds[] = {kMetaFrozen, kMetaReservation};
+/* A table's trained row dictionary (worker/row_dictionary.h). */
+constexpr uint8_t kMetaDictionary = 'd';
+constexpr uint8_t kMetaKinds[] = {kMetaDictionary, kMetaFrozen, kMetaReservation};
 constexpr size_t kTablePrefixLen = 1 + 12;
 constexpr size_t kRowKeyLen = kTablePrefixLen + 8;
 
@@ -170,6 +190,20 @@ MetaKey(uint8_t kind, const TableId &t)
 	return k;
 }
 
+/* DecodeMetaKey reads the table of a metadata key of `kind`; false if `key`
+ * is not one. */
+inline bool
+DecodeMetaKey(const char *key, size_t len, uint8_t kind, TableId *t)
+{
+	if (len != 2 + 12 || static_cast<uint8_t>(key[0]) != kMetaSpace ||
+		static_cast<uint8_t>(key[1]) != kind)
+		return false;
+	t->spc = GetU32BE(key + 2);
+	t->db = GetU32BE(key + 6);
+	t->rel = GetU32BE(key + 10);
+	return true;
+}
+
 /* ReservationKey returns the metadata key holding a table's row id reservation. */
 inline std::string
 ReservationKey(const TableId &t)
@@ -183,6 +217,13 @@ inline std::string
 FrozenKey(const TableId &t)
 {
 	return MetaKey(kMetaFrozen, t);
+}
+
+/* DictionaryKey returns the metadata key holding a table's row dictionary. */
+inline std::string
+DictionaryKey(const TableId &t)
+{
+	return MetaKey(kMetaDictionary, t);
 }
 
 } // namespace ledger_am

@@ -9,6 +9,13 @@
  * Integers in the header are little-endian host order: values are never
  * compared by RocksDB, and this machine format is what backends read in place.
  *
+ * With kRowFlagZstdDict in flags, the stored payload is instead the row's
+ * MinimalTuple compressed alone (a ZSTD frame without its 4-byte magic number)
+ * with the table's trained dictionary number `reserved`
+ * (worker/row_dictionary.h). Only files hold such values; the storage worker
+ * decompresses them before any reader sees them, so backends and the channel
+ * only ever see flags == 0.
+ *
  * Records (a run of rows in one channel message) are framed as
  *   u64 row id | u32 value length | u32 reserved | value | zero pad to 8 bytes
  * so every value, and the MinimalTuple inside it, starts 8-byte aligned when the
@@ -26,6 +33,9 @@ namespace ledger_am {
 constexpr uint8_t kRowFormatVersion = 1;
 constexpr size_t kRowHeaderSize = 16;
 constexpr size_t kRecordHeaderSize = 16;
+
+/* flags: the payload is compressed with the table's dictionary `reserved`. */
+constexpr uint8_t kRowFlagZstdDict = 0x01;
 
 /* In an append request, a record with this row id carries the range key
  * blob (codec/range_keys.h) of the row record before it. */

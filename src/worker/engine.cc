@@ -24,6 +24,7 @@
  */
 #include "worker/engine.h"
 #include "worker/rocks_logger.h"
+#include "worker/row_dictionary.h"
 
 #include <algorithm>
 #include <atomic>
@@ -85,24 +86,6 @@ public:
 	bool InDomain(const rocksdb::Slice &key) const override
 	{
 		return InsertRunPrefixLen(key.data(), key.size()) != 0;
-	}
-};
-
-/* TableIdHash hashes a TableId for the per-table state map. */
-struct TableIdHash
-{
-	size_t operator()(const TableId &t) const noexcept
-	{
-		/* splitmix64 finaliser over the packed ids: relfilenodes of one
-		 * database differ in few low bits, so mix them well. */
-		uint64_t x = (static_cast<uint64_t>(t.spc) << 32) ^ t.db;
-		x ^= static_cast<uint64_t>(t.rel) * UINT64_C(0x9e3779b97f4a7c15);
-		x ^= x >> 30;
-		x *= UINT64_C(0xbf58476d1ce4e5b9);
-		x ^= x >> 27;
-		x *= UINT64_C(0x94d049bb133111eb);
-		x ^= x >> 31;
-		return static_cast<size_t>(x);
 	}
 };
 
@@ -318,6 +301,12 @@ ToRocksCompression(Compression c)
 			return rocksdb::kZSTD;
 		case Compression::kLz4hc:
 			return rocksdb::kLZ4HCCompression;
+		case Compression::kZstdRow:
+			/* Rows are compressed one by one (row_dictionary.h); LZ4 takes
+			 * the few left raw (sampled for the dictionary, or flushed
+			 * before it was stored). RocksDB stores a block uncompressed
+			 * when compressing saves less than 1/8, as for compressed rows. */
+			return rocksdb::kLZ4Compression;
 		case Compression::kNone:
 			break;
 	}
@@ -488,6 +477,63 @@ CollectTablespaces(const std::string &space, std::vector<uint32_t> *spcs)
 	return FromRocks(it->status());
 }
 
+/* StoreDictionary writes a table's new row dictionary, synced, before any
+ * row uses it (row_dictionary.h). */
+bool
+StoreDictionary(const TableId &t, const std::string &value)
+{
+	std::string key = DictionaryKey(t);
+	std::string old;
+	rocksdb::Status s = g_db->Get(rocksdb::ReadOptions(), KeysCf(), key, &old);
+	if (!s.IsNotFound())
+		return false;			/* one per table, never replaced */
+	rocksdb::WriteBatch one;
+	s = one.Put(KeysCf(), key, value);
+	rocksdb::WriteOptions wo;
+	wo.sync = true;
+	if (s.ok())
+		s = LockedWrite(wo, &one);
+	return s.ok();
+}
+
+/* StorePendingDictionaries stores the row dictionaries trained lately. */
+void
+StorePendingDictionaries()
+{
+	RowDictionariesStorePending(StoreDictionary);
+}
+
+/* StartRowDictionaries loads every table's row dictionary, then lets the
+ * rows' filter compress (zstd_row) or restore rows. */
+EngineStatus
+StartRowDictionaries(const EngineOptions &options, const std::shared_ptr<rocksdb::Logger> &log)
+{
+	const std::string lower{static_cast<char>(kMetaSpace), static_cast<char>(kMetaDictionary)};
+	std::string upper = PrefixSuccessor(lower);
+	rocksdb::Slice lower_slice(lower), upper_slice(upper);
+	rocksdb::ReadOptions ro;
+	ro.iterate_lower_bound = &lower_slice;
+	ro.iterate_upper_bound = &upper_slice;
+	std::unique_ptr<rocksdb::Iterator> it(g_db->NewIterator(ro, KeysCf()));
+	for (it->Seek(lower_slice); it->Valid(); it->Next())
+	{
+		TableId t;
+		if (!DecodeMetaKey(it->key().data(), it->key().size(), kMetaDictionary, &t))
+			return MakeStatus(EngineCode::kCorruption, "malformed row dictionary key");
+		if (const char *err = RowDictionaryInstall(t, it->value()))
+			return MakeStatus(EngineCode::kCorruption, err);
+	}
+	if (!it->status().ok())
+		return FromRocks(it->status());
+	RowDictionarySettings settings;
+	settings.compress_rows = options.row_compression == Compression::kZstdRow;
+	settings.sample_bytes = options.row_dictionary_sample_bytes;
+	settings.dictionary_bytes = 64 * 1024;
+	settings.log = log;
+	RowDictionariesStart(settings);
+	return OkStatus();
+}
+
 /*
  * MoveKeysOutOfRows moves keys other than rows (reservations, watermarks,
  * range keys) that an instance written before the keys column family existed
@@ -586,6 +632,8 @@ CompressionName(Compression c) noexcept
 			return "zstd";
 		case Compression::kLz4hc:
 			return "lz4hc";
+		case Compression::kZstdRow:
+			return "zstd_row";
 		case Compression::kNone:
 			break;
 	}
@@ -604,6 +652,7 @@ EngineDefaultOptions(const char *path) noexcept
 	o.cache_policy = CachePolicy::kClock;
 	o.write_buffer_bytes = UINT64_C(64) << 20;
 	o.row_id_reserve_step = 65536;
+	o.row_dictionary_sample_bytes = size_t(8) << 20;
 	return o;
 }
 
@@ -704,7 +753,7 @@ EngineOpen(const EngineOptions &options) noexcept
 		 * against 92 s and 21 CPU-s (see docs/architecture.md).
 		 */
 		ro.compression = ToRocksCompression(options.row_compression);
-		if (options.row_compression != Compression::kNone)
+		if (ro.compression != rocksdb::kNoCompression)
 		{
 			ro.compression_opts.enabled = true;
 			ro.compression_opts.level = options.row_compression == Compression::kLz4hc ? 4 : 1;
@@ -716,6 +765,10 @@ EngineOpen(const EngineOptions &options) noexcept
 			ro.compression_opts.zstd_max_train_bytes = 0;
 		}
 		ro.bottommost_compression = rocksdb::kDisableCompressionOption;
+		/* zstd_row: rows compressed one by one (row_dictionary.h) as they
+		 * are written to files; under any other setting the same filter
+		 * restores such rows to raw. */
+		ro.compaction_filter_factory = RowDictionaryFilterFactory();
 
 		/* The directory must exist before the logger opens its file in it. */
 		(void) rocksdb::Env::Default()->CreateDirIfMissing(options.path);
@@ -791,6 +844,8 @@ EngineOpen(const EngineOptions &options) noexcept
 		g_tables.clear();
 		g_ranges.clear();
 		EngineStatus moved = MoveKeysOutOfRows();
+		if (moved.ok())
+			moved = StartRowDictionaries(options, ro.info_log);
 		if (!moved.ok())
 		{
 			EngineClose();
@@ -832,6 +887,7 @@ EngineClose() noexcept
 		(void) g_db->Close();
 		delete g_db;
 		g_db = nullptr;
+		RowDictionariesStop();
 		g_block_cache.reset();
 	}
 	catch (...)
@@ -849,6 +905,7 @@ EngineAppend(const TableId &t, const RowSlice *rows, uint32_t nrows, uint64_t *f
 	{
 		if (g_db == nullptr)
 			return NotOpen();
+		StorePendingDictionaries();
 		if (nrows > 0 && rows == nullptr)
 			return MakeStatus(EngineCode::kInvalid, "append of rows with no row array");
 		TableState *st;
@@ -968,6 +1025,7 @@ EngineWriteReserved(const ReservedRow *rows, size_t n, EngineStatus *row_status)
 				row_status[i] = NotOpen();
 			return NotOpen();
 		}
+		StorePendingDictionaries();
 		rocksdb::WriteBatch batch;
 		for (size_t i = 0; i < n; i++)
 		{
@@ -1129,18 +1187,22 @@ EngineGet(const TableId &t, uint64_t row_id, char *buf, size_t cap, size_t *used
 			g_db->Get(rocksdb::ReadOptions(), RowsCf(), RowKey(t, row_id), &value);
 		if (!s.ok())
 			return FromRocks(s);
-		if (value.size() > UINT32_MAX)
+		std::string scratch;
+		rocksdb::Slice row;
+		if (const char *err = ReadableRow(t, value, &scratch, &row))
+			return MakeStatus(EngineCode::kCorruption, err);
+		if (row.size() > UINT32_MAX)
 			return MakeStatus(EngineCode::kCorruption, "stored row is larger than 4 GB");
 		RecordWriter w(buf, cap);
-		char *dst = w.Append(row_id, static_cast<uint32_t>(value.size()));
+		char *dst = w.Append(row_id, static_cast<uint32_t>(row.size()));
 		if (dst == nullptr)
 		{
 			char msg[120];
 			std::snprintf(msg, sizeof(msg), "row needs %zu bytes, buffer has %zu",
-						  RecordSize(value.size()), cap);
+						  RecordSize(row.size()), cap);
 			return MakeStatus(EngineCode::kBufferTooSmall, msg);
 		}
-		std::memcpy(dst, value.data(), value.size());
+		std::memcpy(dst, row.data(), row.size());
 		*used = w.used();
 		return OkStatus();
 	}
@@ -1181,6 +1243,7 @@ EngineScan(const TableId &t, uint64_t from, uint64_t to, bool backward, char *bu
 		std::unique_ptr<rocksdb::Iterator> it(g_db->NewIterator(ro, RowsCf()));
 
 		RecordWriter w(buf, cap);
+		std::string scratch;
 		if (backward)
 			it->SeekToLast();
 		else
@@ -1192,7 +1255,9 @@ EngineScan(const TableId &t, uint64_t from, uint64_t to, bool backward, char *bu
 			rocksdb::Slice key = it->key();
 			if (!HasTablePrefix(key, prefix) || !DecodeRowKey(key.data(), key.size(), &kt, &row_id))
 				return MakeStatus(EngineCode::kCorruption, "malformed row key inside a table's range");
-			rocksdb::Slice value = it->value();
+			rocksdb::Slice value;
+			if (const char *err = ReadableRow(t, it->value(), &scratch, &value))
+				return MakeStatus(EngineCode::kCorruption, err);
 			if (value.size() > UINT32_MAX)
 				return MakeStatus(EngineCode::kCorruption, "stored row is larger than 4 GB");
 			if (!w.Fits(value.size()))
@@ -1288,6 +1353,7 @@ EngineDropTable(const TableId &t) noexcept
 		/* Forget the counter even on failure: it is re-derived from storage. */
 		g_tables.erase(t);
 		ForgetRanges([&t](const OwnedRange &r) { return r.table == t; });
+		RowDictionariesForget([&t](const TableId &d) { return d == t; });
 		return FromRocks(s);
 	}
 	catch (...)
@@ -1348,6 +1414,7 @@ EngineDropDatabase(uint32_t db) noexcept
 		s = batch.Count() > 0 ? LockedWrite(wo, &batch) : rocksdb::Status::OK();
 
 		ForgetRanges([db](const OwnedRange &r) { return r.table.db == db; });
+		RowDictionariesForget([db](const TableId &t) { return t.db == db; });
 		for (auto it = g_tables.begin(); it != g_tables.end();)
 		{
 			if (it->first.db == db)
@@ -1564,6 +1631,7 @@ EngineRangeScan(const TableId &t, uint8_t space, const char *lo, size_t lo_len, 
 		std::unique_ptr<BoundedIterator> range = OpenRangeIterator(prefix, lo, lo_len, hi, hi_len);
 		rocksdb::Iterator *it = range->it.get();
 		RecordWriter writer(buf, cap);
+		std::string scratch;
 
 		/*
 		 * Keys are read in batches and their rows fetched with one MultiGet,
@@ -1659,9 +1727,11 @@ EngineRangeScan(const TableId &t, uint8_t space, const char *lo, size_t lo_len, 
 				bool found = !statuses[i].IsNotFound();
 				if (found && !statuses[i].ok())
 					return FromRocks(statuses[i]);
-				const rocksdb::Slice value = values[i];
+				rocksdb::Slice value;
 				if (found)
 				{
+					if (const char *err = ReadableRow(t, values[i], &scratch, &value))
+						return MakeStatus(EngineCode::kCorruption, err);
 					if (!writer.Fits(value.size()))
 					{
 						if (writer.count() == 0)
@@ -1982,6 +2052,17 @@ EngineTableStats(const TableId &t, uint64_t *bytes, uint64_t *rows) noexcept
 	}
 }
 
+/* EngineRowDictionaryBytes reports the size of t's row dictionary. */
+EngineStatus
+EngineRowDictionaryBytes(const TableId &t, uint64_t *bytes) noexcept
+{
+	*bytes = 0;
+	if (g_db == nullptr)
+		return NotOpen();
+	*bytes = RowDictionarySize(t);
+	return OkStatus();
+}
+
 /* EngineBlockCacheUsage reports the block cache's charge and capacity. */
 EngineStatus
 EngineBlockCacheUsage(uint64_t *used, uint64_t *capacity) noexcept
@@ -2041,21 +2122,34 @@ EngineCompactTable(const TableId &t) noexcept
 		if (g_db == nullptr)
 			return NotOpen();
 		rocksdb::CompactRangeOptions co;
-		/* Rewrite bottommost files too: that is where deletions are purged and
-		 * where the (zstd) bottommost compression applies. */
-		co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+		/* Rewrite every file, also those at the bottom level and those this
+		 * compaction moved there without rewriting (a table's rows arrive in
+		 * id order, so their files never overlap and are only moved): that
+		 * is where deletions are purged and where rows take the configured
+		 * codec (row_compression). */
+		co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+		auto compact = [&co](const std::string &lower) {
+			std::string upper = PrefixSuccessor(lower);
+			rocksdb::Slice begin(lower), end(upper);
+			return g_db->CompactRange(co, CfOf(static_cast<uint8_t>(lower[0])), &begin, &end);
+		};
 		/* The rows, then each range key space of the table. */
+		StorePendingDictionaries();
+		bool had_dictionary = RowDictionarySize(t) > 0;
 		std::vector<std::string> lowers = {TablePrefix(t)};
 		for (uint8_t space : kRangeSpaces)
 			lowers.push_back(SpacePrefix(space, t));
 		for (const std::string &lower : lowers)
 		{
-			std::string upper = PrefixSuccessor(lower);
-			rocksdb::Slice begin(lower), end(upper);
-			rocksdb::Status s = g_db->CompactRange(co, CfOf(static_cast<uint8_t>(lower[0])), &begin, &end);
+			rocksdb::Status s = compact(lower);
 			if (!s.ok())
 				return FromRocks(s);
 		}
+		/* zstd_row: a dictionary trained during that compaction (from the
+		 * rows it read) is stored now, and the rows are rewritten with it. */
+		StorePendingDictionaries();
+		if (!had_dictionary && RowDictionarySize(t) > 0)
+			return FromRocks(compact(lowers[0]));
 		return OkStatus();
 	}
 	catch (...)

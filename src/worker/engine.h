@@ -8,7 +8,8 @@
  * worker's main loop is its only caller, except for EngineSync, which the
  * group-commit thread calls, and EngineScan and EngineRangeScan, which the
  * read-pool helpers call (read_pool.h). Those touch no engine state but the
- * RocksDB instance and its column family handles, fixed while it is open;
+ * RocksDB instance and its column family handles, fixed while it is open,
+ * and the row dictionaries (row_dictionary.h, behind their own lock);
  * RocksDB's reads and SyncWAL are thread-safe.
  *
  * Rows are appended with engine-assigned, strictly increasing row ids; the
@@ -41,6 +42,7 @@ enum class Compression : int32_t
 	kLz4 = 1,
 	kZstd = 2,
 	kLz4hc = 3,
+	kZstdRow = 4, /* rows: each alone, ZSTD with a per-table dictionary */
 };
 
 /* CompressionName names a codec the way the settings spell it. */
@@ -62,6 +64,7 @@ struct EngineOptions
 	CachePolicy cache_policy;
 	uint64_t write_buffer_bytes;
 	uint64_t row_id_reserve_step; /* row ids reserved (durably) ahead of use */
+	size_t row_dictionary_sample_bytes; /* zstd_row: rows sampled per table before training */
 };
 
 /* EngineDefaultOptions returns the options used unless the caller overrides them. */
@@ -233,6 +236,10 @@ EngineStatus EngineRangeBounds(const TableId &t, uint8_t space, const char *lo, 
 /* EngineTableStats returns on-disk bytes (SST files + memtables) of t's rows
  * and range keys, and the number of stored rows of t (counted by iteration). */
 EngineStatus EngineTableStats(const TableId &t, uint64_t *bytes, uint64_t *rows) noexcept;
+
+/* EngineRowDictionaryBytes returns the size of t's trained row dictionary
+ * (worker/row_dictionary.h), 0 while it has none. */
+EngineStatus EngineRowDictionaryBytes(const TableId &t, uint64_t *bytes) noexcept;
 
 /* EngineTotalBytes returns the on-disk size of the whole instance directory's
  * live SST and WAL files. */

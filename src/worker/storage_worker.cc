@@ -703,6 +703,8 @@ engine_compression(int setting)
 			return ledger_am::Compression::kZstd;
 		case LEDGER_COMPRESSION_LZ4HC:
 			return ledger_am::Compression::kLz4hc;
+		case LEDGER_COMPRESSION_ZSTD_ROW:
+			return ledger_am::Compression::kZstdRow;
 		default:
 			return ledger_am::Compression::kLz4;
 	}
