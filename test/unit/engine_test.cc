@@ -1579,23 +1579,44 @@ TEST(EngineRowDictionary, RowsCompressedOneByOneReadBackThroughEveryPath)
 	EXPECT_LT(table.Bytes(), zstd * 105 / 100) << "restored " << table.Bytes() << ", zstd " << zstd;
 }
 
+/* RawInstance opens a closed instance's two families with RocksDB alone
+ * (no engine): read-only unless asked. handles: rows, keys. */
+struct RawInstance
+{
+	rocksdb::DB *db = nullptr;
+	std::vector<rocksdb::ColumnFamilyHandle *> handles;
+	rocksdb::Status status;
+
+	RawInstance(const std::string &dir, bool writable)
+	{
+		std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+			{rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+			{"keys", rocksdb::ColumnFamilyOptions()}};
+		rocksdb::Options o;
+		status = writable ? rocksdb::DB::Open(o, dir, families, &handles, &db)
+						  : rocksdb::DB::OpenForReadOnly(o, dir, families, &handles, &db);
+	}
+	~RawInstance()
+	{
+		for (auto *h : handles)
+			db->DestroyColumnFamilyHandle(h);
+		delete db;
+	}
+	RawInstance(const RawInstance &) = delete;
+	RawInstance &operator=(const RawInstance &) = delete;
+};
+
 /* StoredRowForms counts the rows of an instance's files (closed) that are
  * stored compressed one by one, and all of them. */
 std::pair<uint64_t, uint64_t>
 StoredRowForms(const std::string &dir)
 {
-	rocksdb::Options o;
-	std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-		{rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
-		{"keys", rocksdb::ColumnFamilyOptions()}};
-	std::vector<rocksdb::ColumnFamilyHandle *> handles;
-	rocksdb::DB *db = nullptr;
+	RawInstance raw(dir, false);
 	uint64_t compressed = 0, all = 0;
-	rocksdb::Status s = rocksdb::DB::OpenForReadOnly(o, dir, families, &handles, &db);
-	EXPECT_TRUE(s.ok()) << s.ToString();
-	if (!s.ok())
+	EXPECT_TRUE(raw.status.ok()) << raw.status.ToString();
+	if (!raw.status.ok())
 		return {0, 0};
-	std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[0]));
+	std::unique_ptr<rocksdb::Iterator> it(raw.db->NewIterator(rocksdb::ReadOptions(), raw.handles[0]));
 	for (it->SeekToFirst(); it->Valid(); it->Next())
 	{
 		RowHeader h;
@@ -1605,10 +1626,6 @@ StoredRowForms(const std::string &dir)
 		if (h.flags & kRowFlagZstdDict)
 			compressed++;
 	}
-	it.reset();
-	for (auto *h : handles)
-		db->DestroyColumnFamilyHandle(h);
-	delete db;
 	return {compressed, all};
 }
 
@@ -1646,18 +1663,9 @@ TEST(EngineRowDictionary, MissingDictionaryIsReportedAsCorruption)
 	ASSERT_GT(table.DictionaryBytes(), 0u);
 	EngineClose();
 	{
-		rocksdb::Options o;
-		std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-			{rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
-			{"keys", rocksdb::ColumnFamilyOptions()}};
-		std::vector<rocksdb::ColumnFamilyHandle *> handles;
-		rocksdb::DB *db = nullptr;
-		rocksdb::Status s = rocksdb::DB::Open(o, table.dir, families, &handles, &db);
-		ASSERT_TRUE(s.ok()) << s.ToString();
-		EXPECT_TRUE(db->Delete(rocksdb::WriteOptions(), handles[1], DictionaryKey(kT1)).ok());
-		for (auto *h : handles)
-			db->DestroyColumnFamilyHandle(h);
-		delete db;
+		RawInstance raw(table.dir, true);
+		ASSERT_TRUE(raw.status.ok()) << raw.status.ToString();
+		EXPECT_TRUE(raw.db->Delete(rocksdb::WriteOptions(), raw.handles[1], DictionaryKey(kT1)).ok());
 	}
 	ASSERT_TRUE(table.Open(Compression::kZstd));
 	char buf[4096];
