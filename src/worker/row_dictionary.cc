@@ -325,13 +325,17 @@ class RowDictionaryFilterFactoryImpl : public rocksdb::CompactionFilterFactory
   public:
 	const char *Name() const override { return "ledger_am.RowDictionaryFilterFactory"; }
 
-	/* Flushes too: rows reach their final form when first written to a
-	 * file, since later compactions usually move files without rewriting
-	 * them. Not recovery: it runs before the dictionaries are loaded. */
+	/* Flushes too in zstd_row: rows reach their final form when first
+	 * written to a file, since later compactions usually move files
+	 * without rewriting them (under other settings a memtable holds no
+	 * compressed row to restore). Not recovery: it runs before the
+	 * dictionaries are loaded. */
 	bool ShouldFilterTableFileCreation(rocksdb::TableFileCreationReason reason) const override
 	{
-		return reason == rocksdb::TableFileCreationReason::kFlush ||
-			reason == rocksdb::TableFileCreationReason::kCompaction;
+		if (reason == rocksdb::TableFileCreationReason::kCompaction)
+			return true;
+		return reason == rocksdb::TableFileCreationReason::kFlush &&
+			g_armed.load(std::memory_order_acquire) && g_settings.compress_rows;
 	}
 
 	std::unique_ptr<rocksdb::CompactionFilter> CreateCompactionFilter(

@@ -1655,6 +1655,25 @@ TEST(EngineRowDictionary, FlushesCompressRows)
 	EXPECT_GT(forms.first, forms.second / 2) << forms.first << " of " << forms.second << " compressed";
 }
 
+/* A table written under zstd, switched to zstd_row and compacted: the
+ * compaction samples its rows and trains the dictionary, and the rows are
+ * then rewritten with it, all within ledger_am.compact. */
+TEST(EngineRowDictionary, CompactConvertsATableWrittenBefore)
+{
+	RowDictionaryTable table;
+	ASSERT_TRUE(table.Create(Compression::kZstd));
+	EXPECT_EQ(table.DictionaryBytes(), 0u);
+	EngineClose();
+	ASSERT_TRUE(table.Open(Compression::kZstdRow));
+	ASSERT_TRUE(EngineCompactTable(kT1).ok());
+	EXPECT_GT(table.DictionaryBytes(), 0u);
+	table.ReadsBack();
+	EngineClose();
+	std::pair<uint64_t, uint64_t> forms = StoredRowForms(table.dir);
+	EXPECT_EQ(forms.second, RowDictionaryTable::kRows);
+	EXPECT_EQ(forms.first, forms.second) << forms.first << " of " << forms.second << " compressed";
+}
+
 /* A row whose dictionary is gone reads as corruption, not as garbage. */
 TEST(EngineRowDictionary, MissingDictionaryIsReportedAsCorruption)
 {
