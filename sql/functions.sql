@@ -7,7 +7,7 @@ SELECT p.proname, pg_get_function_arguments(p.oid) AS args, pg_get_function_resu
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname = 'ledger_am'
   AND p.proname IN ('table_size', 'stored_rows', 'next_row_id', 'compact', 'set_next_row_id',
-                    'uuid_v7', 'create_events_table')
+                    'uuid_v7', 'create_events_table', 'row_dictionary_size')
 ORDER BY 1;
 
 CREATE TABLE f (id int, payload text) USING ledger_am WITH (autovacuum_enabled = false);
@@ -33,9 +33,15 @@ INSERT INTO f VALUES (0, 'aborted');
 ROLLBACK;
 SELECT ledger_am.stored_rows('f') >= 6000 AS stored, ledger_am.next_row_id('f') AS next, count(*) FROM f;
 
+-- row_dictionary_size: 0 under the default row_compression (zstd), which
+-- compresses blocks of rows and trains no dictionary (test/t/015 covers
+-- zstd_row, where it becomes the trained dictionary's size).
+SELECT ledger_am.row_dictionary_size('f');
+
 -- On tables that are not ledger_am tables, and on objects that are not tables.
 SELECT ledger_am.table_size('f_heap');
 SELECT ledger_am.stored_rows('f_heap');
+SELECT ledger_am.row_dictionary_size('f_heap');
 SELECT ledger_am.next_row_id('f_heap');
 SELECT ledger_am.compact('f_heap');
 SELECT ledger_am.set_next_row_id('f_heap', 10);

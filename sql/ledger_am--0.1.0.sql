@@ -51,6 +51,13 @@ LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stored_rows(regclass) IS
   'rows physically stored for a ledger_am table, including rows of aborted transactions not yet reclaimed';
 
+CREATE FUNCTION row_dictionary_size(tbl regclass)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'ledger_am_row_dictionary_size'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION row_dictionary_size(regclass) IS
+  'bytes of the dictionary trained for a ledger_am table under ledger_am.row_compression = zstd_row (0 while it has none: rows are compressed one by one once it exists)';
+
 CREATE FUNCTION next_row_id(tbl regclass)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'ledger_am_next_row_id'

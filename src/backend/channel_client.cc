@@ -391,6 +391,7 @@ op_is_read(uint32 op)
 		case ledger_am::kOpScan:
 		case ledger_am::kOpNextRowId:
 		case ledger_am::kOpTableStats:
+		case ledger_am::kOpRowDictionary:
 		case ledger_am::kOpRangeScan:
 		case ledger_am::kOpRangeBounds:
 			return true;

@@ -25,6 +25,7 @@ extern "C" {
 extern "C" {
 PG_FUNCTION_INFO_V1(ledger_am_table_size);
 PG_FUNCTION_INFO_V1(ledger_am_stored_rows);
+PG_FUNCTION_INFO_V1(ledger_am_row_dictionary_size);
 PG_FUNCTION_INFO_V1(ledger_am_uuid_v7);
 PG_FUNCTION_INFO_V1(ledger_am_compact);
 PG_FUNCTION_INFO_V1(ledger_am_set_next_row_id);
@@ -62,6 +63,21 @@ ledger_am_table_size(PG_FUNCTION_ARGS)
 
 	ChannelSimpleCall(ledger_am::kOpTableStats, LedgerTableId(rel), 0, 0, &bytes, NULL,
 					  "measuring a table");
+	table_close(rel, AccessShareLock);
+	PG_RETURN_INT64((int64) bytes);
+}
+
+/* ledger_am.row_dictionary_size(regclass): bytes of the dictionary the
+ * table's rows are compressed with under row_compression = zstd_row (0
+ * until one is trained; see worker/row_dictionary.h). */
+extern "C" Datum
+ledger_am_row_dictionary_size(PG_FUNCTION_ARGS)
+{
+	Relation	rel = open_ledger_table(PG_GETARG_OID(0), ACL_SELECT);
+	uint64		bytes;
+
+	ChannelSimpleCall(ledger_am::kOpRowDictionary, LedgerTableId(rel), 0, 0, &bytes, NULL,
+					  "reading a row dictionary's size");
 	table_close(rel, AccessShareLock);
 	PG_RETURN_INT64((int64) bytes);
 }

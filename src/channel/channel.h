@@ -70,6 +70,7 @@ enum ChannelOp : uint32
 	kOpRangeScan,	   /* data = RangeScanRequest; arg1 = max rows; flags bit0 = backward;
 						* out: records, out2 = resume key length (key at RangeResumeKey),
 						* out_flags bit0 = done */
+	kOpRowDictionary,  /* out1 = bytes of the table's row dictionary (0: none) */
 };
 
 /* The longest range key suffix (account + time + row id) the channel carries. */

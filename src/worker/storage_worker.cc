@@ -508,6 +508,7 @@ serve(ChannelSlot *slot)
 		case ledger_am::kOpRangeBounds:
 		case ledger_am::kOpNextRowId:
 		case ledger_am::kOpTableStats:
+		case ledger_am::kOpRowDictionary:
 		case ledger_am::kOpReserve:
 			break;
 		case ledger_am::kOpRelease:
@@ -564,6 +565,10 @@ serve(ChannelSlot *slot)
 			break;
 		case ledger_am::kOpTableStats:
 			st = ledger_am::EngineTableStats(slot->table, &slot->out1, &slot->out2);
+			slot->data_len = 0;
+			break;
+		case ledger_am::kOpRowDictionary:
+			st = ledger_am::EngineRowDictionaryBytes(slot->table, &slot->out1);
 			slot->data_len = 0;
 			break;
 		case ledger_am::kOpSetFrozen:

@@ -11,7 +11,7 @@
 # table and loads 40,000 events of ~1 kB. Checks:
 #   3 the rows are there;
 #   4 the storage worker trained the table's dictionary (its RocksDB LOG says
-#     so) and 5 the table takes less than 70% of the bytes of its raw rows
+#     so, ledger_am.row_dictionary_size reports it) and 5 the table takes less than 70% of the bytes of its raw rows
 #     (stored uncompressed, with keys and range keys, it would take more);
 #   6-7 a load client commits batches of 200 events, each tagged with its
 #     batch number, and logs a batch only after its COMMIT returned; mid-load
@@ -182,7 +182,9 @@ out=$(q "SELECT ledger_am.compact('events');
          SELECT ledger_am.table_size('events') < sum(pg_column_size(e.*)) * 0.7,
                 ledger_am.table_size('events'), sum(pg_column_size(e.*)) FROM events e" 2>&1 | tail -n 1)
 trained=$(grep -ho "row dictionary of table [0-9/]* trained from [0-9]* rows" "$DIR"/ledger_am/LOG* | head -n 1)
-ok_if "$([[ -n "$trained" ]]; echo $?)" "the storage worker trained the table's row dictionary ($trained)"
+dict=$(q "SELECT ledger_am.row_dictionary_size('events')" 2>&1)
+ok_if "$([[ -n "$trained" && "$dict" =~ ^[0-9]+$ && "$dict" -gt 16384 ]]; echo $?)" \
+  "the storage worker trained the table's row dictionary ($trained; row_dictionary_size $dict)" "$dict"
 ok_if "$([[ "$out" == t\|* ]]; echo $?)" "rows compressed: table_size below 70% of the raw rows' bytes (uncompressed: above 100%)" "$out"
 
 # 6: kill -9 of the storage worker mid-load.
