@@ -53,18 +53,27 @@ open_ledger_table(Oid relid, AclMode mode)
 	return rel;
 }
 
+/* table_counter answers one of the per-table counters below: the caller
+ * needs SELECT on the table; the worker answers op with out1 (second =
+ * false) or out2. */
+static Datum
+table_counter(FunctionCallInfo fcinfo, uint32 op, bool second, const char *context)
+{
+	Relation	rel = open_ledger_table(PG_GETARG_OID(0), ACL_SELECT);
+	uint64		value;
+
+	ChannelSimpleCall(op, LedgerTableId(rel), 0, 0, second ? NULL : &value, second ? &value : NULL,
+					  context);
+	table_close(rel, AccessShareLock);
+	PG_RETURN_INT64((int64) value);
+}
+
 /* ledger_am.table_size(regclass): bytes the table's rows take in RocksDB
  * (compressed SST files plus memtables). */
 extern "C" Datum
 ledger_am_table_size(PG_FUNCTION_ARGS)
 {
-	Relation	rel = open_ledger_table(PG_GETARG_OID(0), ACL_SELECT);
-	uint64		bytes;
-
-	ChannelSimpleCall(ledger_am::kOpTableStats, LedgerTableId(rel), 0, 0, &bytes, NULL,
-					  "measuring a table");
-	table_close(rel, AccessShareLock);
-	PG_RETURN_INT64((int64) bytes);
+	return table_counter(fcinfo, ledger_am::kOpTableStats, false, "measuring a table");
 }
 
 /* ledger_am.row_dictionary_size(regclass): bytes of the dictionary the
@@ -73,13 +82,7 @@ ledger_am_table_size(PG_FUNCTION_ARGS)
 extern "C" Datum
 ledger_am_row_dictionary_size(PG_FUNCTION_ARGS)
 {
-	Relation	rel = open_ledger_table(PG_GETARG_OID(0), ACL_SELECT);
-	uint64		bytes;
-
-	ChannelSimpleCall(ledger_am::kOpRowDictionary, LedgerTableId(rel), 0, 0, &bytes, NULL,
-					  "reading a row dictionary's size");
-	table_close(rel, AccessShareLock);
-	PG_RETURN_INT64((int64) bytes);
+	return table_counter(fcinfo, ledger_am::kOpRowDictionary, false, "reading a row dictionary's size");
 }
 
 /* ledger_am.stored_rows(regclass): rows physically stored, visible or not
@@ -87,26 +90,14 @@ ledger_am_row_dictionary_size(PG_FUNCTION_ARGS)
 extern "C" Datum
 ledger_am_stored_rows(PG_FUNCTION_ARGS)
 {
-	Relation	rel = open_ledger_table(PG_GETARG_OID(0), ACL_SELECT);
-	uint64		rows;
-
-	ChannelSimpleCall(ledger_am::kOpTableStats, LedgerTableId(rel), 0, 0, NULL, &rows,
-					  "counting stored rows");
-	table_close(rel, AccessShareLock);
-	PG_RETURN_INT64((int64) rows);
+	return table_counter(fcinfo, ledger_am::kOpTableStats, true, "counting stored rows");
 }
 
 /* ledger_am.next_row_id(regclass): the row id the next insert will get. */
 extern "C" Datum
 ledger_am_next_row_id(PG_FUNCTION_ARGS)
 {
-	Relation	rel = open_ledger_table(PG_GETARG_OID(0), ACL_SELECT);
-	uint64		next;
-
-	ChannelSimpleCall(ledger_am::kOpNextRowId, LedgerTableId(rel), 0, 0, &next, NULL,
-					  "reading the next row id");
-	table_close(rel, AccessShareLock);
-	PG_RETURN_INT64((int64) next);
+	return table_counter(fcinfo, ledger_am::kOpNextRowId, false, "reading the next row id");
 }
 
 /* ledger_am.worker_stats(): counters of the storage worker's shared state,
