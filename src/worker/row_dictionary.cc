@@ -48,8 +48,8 @@ constexpr unsigned long long kMaxRowBytes = 1ULL << 30;
 /* One trained dictionary, ready for both directions. */
 struct RowDictionary
 {
+	std::string value;			/* as stored under DictionaryKey: number, then bytes */
 	uint16_t number = 0;
-	size_t size = 0;
 	ZSTD_CDict *cdict = nullptr;
 	ZSTD_DDict *ddict = nullptr;
 
@@ -73,7 +73,6 @@ struct Sampling
 	bool training = false;	/* a thread is training from them */
 	bool given_up = false;	/* training or storing failed: no dictionary in this process */
 	DictionaryPtr pending;	/* trained, not stored yet */
-	std::string pending_value; /* its DictionaryKey value */
 };
 
 std::shared_mutex g_dicts_mu;
@@ -90,13 +89,19 @@ std::atomic<bool> g_any_pending{false};
 std::atomic<bool> g_armed{false};
 RowDictionarySettings g_settings;
 
-/* MakeDictionary builds both directions' ZSTD dictionaries from raw bytes. */
+/* MakeDictionary builds both directions' ZSTD dictionaries from a stored
+ * value (kDictionaryValueHeader bytes of number, then the dictionary). */
 DictionaryPtr
-MakeDictionary(uint16_t number, const char *bytes, size_t len)
+MakeDictionary(std::string value)
 {
+	if (value.size() <= kDictionaryValueHeader)
+		return nullptr;
 	auto d = std::make_shared<RowDictionary>();
-	d->number = number;
-	d->size = len;
+	d->value = std::move(value);
+	d->number = static_cast<uint16_t>((static_cast<uint8_t>(d->value[0]) << 8) |
+									  static_cast<uint8_t>(d->value[1]));
+	const char *bytes = d->value.data() + kDictionaryValueHeader;
+	size_t len = d->value.size() - kDictionaryValueHeader;
 	d->cdict = ZSTD_createCDict(bytes, len, kRowLevel);
 	d->ddict = ZSTD_createDDict(bytes, len);
 	if (d->cdict == nullptr || d->ddict == nullptr)
@@ -126,8 +131,26 @@ Log(const char *format, ...)
 	va_end(ap);
 }
 
-/* Compress writes row `raw` (header + payload) compressed with d into *out;
- * false when it does not get smaller (the row then stays raw). */
+using CCtxPtr = std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx *)>;
+
+/* NewRowCCtx makes a compression context with the frame settings of every
+ * compressed row (content size, no checksum, no dictionary id); nullptr
+ * when that fails. Compress then only picks the table's dictionary. */
+CCtxPtr
+NewRowCCtx()
+{
+	CCtxPtr cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+	if (cctx == nullptr ||
+		ZSTD_isError(ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_contentSizeFlag, 1)) ||
+		ZSTD_isError(ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_checksumFlag, 0)) ||
+		ZSTD_isError(ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_dictIDFlag, 0)))
+		return CCtxPtr(nullptr, ZSTD_freeCCtx);
+	return cctx;
+}
+
+/* Compress writes row `raw` (header + payload) compressed with d into *out,
+ * with a context from NewRowCCtx; false when it does not get smaller (the
+ * row then stays raw). */
 bool
 Compress(const RowDictionary &d, ZSTD_CCtx *cctx, const rocksdb::Slice &raw, std::string *out)
 {
@@ -136,11 +159,7 @@ Compress(const RowDictionary &d, ZSTD_CCtx *cctx, const rocksdb::Slice &raw, std
 	size_t bound = ZSTD_compressBound(payload_len);
 
 	out->resize(kRowHeaderSize + bound);
-	if (ZSTD_isError(ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters)) ||
-		ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1)) ||
-		ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0)) ||
-		ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_dictIDFlag, 0)) ||
-		ZSTD_isError(ZSTD_CCtx_refCDict(cctx, d.cdict)))
+	if (ZSTD_isError(ZSTD_CCtx_refCDict(cctx, d.cdict)))
 		return false;
 	size_t n = ZSTD_compress2(cctx, &(*out)[kRowHeaderSize], bound, payload, payload_len);
 	if (ZSTD_isError(n) || n <= sizeof(kZstdMagic) ||
@@ -187,15 +206,13 @@ Decompress(const RowDictionary &d, const rocksdb::Slice &stored, std::string *ou
 	return nullptr;
 }
 
-/* Train builds a dictionary from t's samples: its stored value (number and
- * bytes) and the dictionary itself; false if training failed. */
-bool
-Train(const TableId &t, const std::string &samples, const std::vector<size_t> &sizes,
-	  std::string *value, DictionaryPtr *d)
+/* Train builds a dictionary from t's samples; nullptr if training failed. */
+DictionaryPtr
+Train(const TableId &t, const std::string &samples, const std::vector<size_t> &sizes)
 {
 	auto started = std::chrono::steady_clock::now();
-	value->assign(kDictionaryValueHeader + g_settings.dictionary_bytes, '\0');
-	size_t n = ZDICT_trainFromBuffer(&(*value)[kDictionaryValueHeader], g_settings.dictionary_bytes,
+	std::string value(kDictionaryValueHeader + g_settings.dictionary_bytes, '\0');
+	size_t n = ZDICT_trainFromBuffer(&value[kDictionaryValueHeader], g_settings.dictionary_bytes,
 									 samples.data(), sizes.data(), static_cast<unsigned>(sizes.size()));
 	long long ms = std::chrono::duration_cast<std::chrono::milliseconds>(
 		std::chrono::steady_clock::now() - started).count();
@@ -203,15 +220,14 @@ Train(const TableId &t, const std::string &samples, const std::vector<size_t> &s
 	{
 		Log("ledger_am: no row dictionary for table %u/%u/%u: training on %zu rows (%zu bytes) failed "
 			"after %lld ms: %s", t.spc, t.db, t.rel, sizes.size(), samples.size(), ms, ZDICT_getErrorName(n));
-		return false;
+		return nullptr;
 	}
-	value->resize(kDictionaryValueHeader + n);
-	(*value)[0] = static_cast<char>(kDictionaryNumber >> 8);
-	(*value)[1] = static_cast<char>(kDictionaryNumber & 0xff);
-	*d = MakeDictionary(kDictionaryNumber, value->data() + kDictionaryValueHeader, n);
+	value.resize(kDictionaryValueHeader + n);
+	value[0] = static_cast<char>(kDictionaryNumber >> 8);
+	value[1] = static_cast<char>(kDictionaryNumber & 0xff);
 	Log("ledger_am: row dictionary of table %u/%u/%u trained from %zu rows: %zu bytes in %lld ms",
 		t.spc, t.db, t.rel, sizes.size(), n, ms);
-	return *d != nullptr;
+	return MakeDictionary(std::move(value));
 }
 
 /* Sample keeps t's raw payload for training; once enough is kept, trains
@@ -244,22 +260,19 @@ Sample(const TableId &t, const char *payload, size_t len)
 		samples.swap(s.bytes);
 		sizes.swap(s.sizes);
 	}
-	std::string value;
-	DictionaryPtr d;
-	bool trained = Train(t, samples, sizes, &value, &d);
+	DictionaryPtr d = Train(t, samples, sizes);
 	std::lock_guard<std::mutex> lock(g_samples_mu);
 	auto it = g_samples.find(t);
 	if (it == g_samples.end())
 		return;					/* the table was dropped meanwhile */
 	Sampling &s = it->second;
 	s.training = false;
-	if (!trained)
+	if (d == nullptr)
 	{
 		s.given_up = true;
 		return;
 	}
 	s.pending = std::move(d);
-	s.pending_value = std::move(value);
 	g_any_pending.store(true, std::memory_order_release);
 }
 
@@ -272,13 +285,13 @@ Sample(const TableId &t, const char *payload, size_t len)
 class RowDictionaryFilter : public rocksdb::CompactionFilter
 {
   public:
-	RowDictionaryFilter() : cctx_(ZSTD_createCCtx(), ZSTD_freeCCtx) {}
+	RowDictionaryFilter() : cctx_(NewRowCCtx()) {}
 
 	const char *Name() const override { return "ledger_am.RowDictionaryFilter"; }
 
-	Decision FilterV2(int level, const rocksdb::Slice &key, ValueType value_type,
+	Decision FilterV2(int /* level */, const rocksdb::Slice &key, ValueType value_type,
 					  const rocksdb::Slice &value, std::string *new_value,
-					  std::string *skip_until) const override
+					  std::string * /* skip_until */) const override
 	{
 		try
 		{
@@ -317,7 +330,7 @@ class RowDictionaryFilter : public rocksdb::CompactionFilter
 	}
 
   private:
-	std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx *)> cctx_;
+	CCtxPtr cctx_;
 };
 
 class RowDictionaryFilterFactoryImpl : public rocksdb::CompactionFilterFactory
@@ -339,7 +352,7 @@ class RowDictionaryFilterFactoryImpl : public rocksdb::CompactionFilterFactory
 	}
 
 	std::unique_ptr<rocksdb::CompactionFilter> CreateCompactionFilter(
-		const rocksdb::CompactionFilter::Context &context) override
+		const rocksdb::CompactionFilter::Context & /* context */) override
 	{
 		return std::make_unique<RowDictionaryFilter>();
 	}
@@ -352,16 +365,11 @@ RowDictionaryInstall(const TableId &t, const rocksdb::Slice &value) noexcept
 {
 	try
 	{
-		if (value.size() <= kDictionaryValueHeader)
-			return "stored row dictionary is too short";
-		uint16_t number = static_cast<uint16_t>((static_cast<uint8_t>(value[0]) << 8) |
-												static_cast<uint8_t>(value[1]));
-		if (number != kDictionaryNumber)
-			return "stored row dictionary has an unknown number";
-		DictionaryPtr d = MakeDictionary(number, value.data() + kDictionaryValueHeader,
-										 value.size() - kDictionaryValueHeader);
+		DictionaryPtr d = MakeDictionary(value.ToString());
 		if (d == nullptr)
 			return "stored row dictionary could not be loaded";
+		if (d->number != kDictionaryNumber)
+			return "stored row dictionary has an unknown number";
 		std::unique_lock<std::shared_mutex> lock(g_dicts_mu);
 		g_dicts[t] = d;
 		return nullptr;
@@ -386,17 +394,17 @@ RowDictionariesStorePending(const RowDictionaryPersist &persist) noexcept
 		return;
 	try
 	{
-		std::vector<std::pair<TableId, std::pair<DictionaryPtr, std::string>>> ready;
+		std::vector<std::pair<TableId, DictionaryPtr>> ready;
 		{
 			std::lock_guard<std::mutex> lock(g_samples_mu);
 			for (auto &e : g_samples)
 				if (e.second.pending)
-					ready.emplace_back(e.first, std::make_pair(e.second.pending, e.second.pending_value));
+					ready.emplace_back(e.first, e.second.pending);
 		}
 		for (auto &r : ready)
 		{
 			const TableId &t = r.first;
-			bool stored = persist(t, r.second.second);
+			bool stored = persist(t, r.second->value);
 			std::lock_guard<std::mutex> lock(g_samples_mu);
 			auto it = g_samples.find(t);
 			if (it == g_samples.end())
@@ -404,14 +412,13 @@ RowDictionariesStorePending(const RowDictionaryPersist &persist) noexcept
 			if (stored)
 			{
 				std::unique_lock<std::shared_mutex> dlock(g_dicts_mu);
-				g_dicts.emplace(t, r.second.first);
+				g_dicts.emplace(t, r.second);
 				g_samples.erase(it);
 				continue;
 			}
 			Log("ledger_am: the row dictionary of table %u/%u/%u could not be stored: its rows "
-				"stay uncompressed until the storage worker restarts", t.spc, t.db, t.rel);
+				"stay raw (in LZ4 blocks) until the storage worker restarts", t.spc, t.db, t.rel);
 			it->second.pending.reset();
-			it->second.pending_value.clear();
 			it->second.given_up = true;
 		}
 	}
@@ -462,7 +469,7 @@ size_t
 RowDictionarySize(const TableId &t) noexcept
 {
 	DictionaryPtr d = FindDictionary(t);
-	return d ? d->size : 0;
+	return d ? d->value.size() - kDictionaryValueHeader : 0;
 }
 
 std::shared_ptr<rocksdb::CompactionFilterFactory>
