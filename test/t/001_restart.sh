@@ -89,12 +89,7 @@ echo "1..$PLAN"
 
 # 1: cluster with the extension preloaded.
 DIR=$(mktemp -d /tmp/ledger_am_t001.XXXXXX) || bail "mktemp failed"
-if out=$(cluster_init "$DIR" "$PORT" ledger_am 2>&1 && cluster_start "$DIR" 2>&1); then
-  ok_if 0 "cluster with shared_preload_libraries=ledger_am starts (port $PORT)"
-else
-  ok_if 1 "cluster with shared_preload_libraries=ledger_am starts (port $PORT)" "$out"
-  bail "cluster did not start"
-fi
+tap_start_cluster "cluster with shared_preload_libraries=ledger_am starts (port $PORT)"
 
 # 2: extension and events table.
 # (retried while the storage worker is still starting up)
@@ -229,15 +224,6 @@ fi
 chmod 700 "$DIR/ledger_am"
 expect_eq "directory readable again: the restarted worker serves all 1500 rows" \
   "$(cluster_psql_retry "$DIR" 30 "SELECT count(*) FROM events" -d postgres -qAt 2>&1 | tail -n 1)" "1500"
-
-# restart_with [CONF]: a clean restart, CONF appended to postgresql.conf
-# first; the server log then holds only this start's lines.
-restart_with() {
-  cluster_stop "$DIR" fast >/dev/null 2>&1
-  [[ -n "${1:-}" ]] && echo "$1" >>"$DIR/postgresql.conf"
-  : >"$DIR/server.log"
-  cluster_start "$DIR" >/dev/null 2>&1
-}
 
 # 14: the block cache follows shared_buffers by default (at least 256 MB);
 # an explicit ledger_am.block_cache_mb wins. The worker logs the size.

@@ -149,12 +149,7 @@ echo "1..$PLAN"
 DIR=$(mktemp -d /tmp/ledger_am_t003.XXXXXX) || bail "mktemp failed"
 WORK=$(mktemp -d /tmp/ledger_am_t003_dump.XXXXXX) || bail "mktemp failed"
 chown "$CLUSTER_OS_USER": "$WORK"; chmod 700 "$WORK"
-if out=$(cluster_init "$DIR" "$PORT" ledger_am 2>&1 && cluster_start "$DIR" 2>&1); then
-  ok_if 0 "cluster with shared_preload_libraries=ledger_am starts (port $PORT)"
-else
-  ok_if 1 "cluster with shared_preload_libraries=ledger_am starts (port $PORT)" "$out"
-  bail "cluster did not start"
-fi
+tap_start_cluster "cluster with shared_preload_libraries=ledger_am starts (port $PORT)"
 
 # 2: the source database.
 SETUP_SQL=$(cat <<'SQL'

@@ -110,14 +110,8 @@ DIR=$(mktemp -d /tmp/ledger_am_t004.XXXXXX) || bail "mktemp failed"
 # read threads (ledger_am.lend_min_us = 0): at this size, rows come from
 # cached blocks and the default threshold would never split one, so the
 # split path is compared with heap here (check 21).
-if out=$(cluster_init "$DIR" "$PORT" ledger_am 2>&1 &&
-         echo "ledger_am.lend_min_us = 0" >>"$DIR/postgresql.conf" &&
-         cluster_start "$DIR" 2>&1); then
-  ok_if 0 "cluster with shared_preload_libraries=ledger_am starts (port $PORT)"
-else
-  ok_if 1 "cluster with shared_preload_libraries=ledger_am starts (port $PORT)" "$out"
-  bail "cluster did not start"
-fi
+tap_start_cluster "cluster with shared_preload_libraries=ledger_am starts (port $PORT)" \
+  "ledger_am.lend_min_us = 0"
 
 # 2: database, extension, tables, data (retried while the worker starts).
 SCHEMA_SQL=$(schema_sql "$SEED" "$EVENTS" "$ACCOUNTS" "$DIR")

@@ -57,20 +57,10 @@ trap 'echo "# interrupted"; exit 1' INT TERM
 q() { cluster_psql "$DIR" -d postgres -qAt -v ON_ERROR_STOP=1 <<<"$1"; }
 q_retry() { cluster_psql_retry "$DIR" 60 "$1" -d postgres -qAt 2>&1 | tail -n 1; }
 
-# wait_ready: after a crash, until the server and its storage worker serve
-# a read of the table again (60 s at most).
-wait_ready() {
-  local deadline=$(( $(date +%s) + 60 ))
-  until q "SELECT count(*) FROM events" >/dev/null 2>&1 || (( $(date +%s) >= deadline )); do
-    sleep 0.2
-  done
-}
-
-# is_ours PID: the process runs as postgres in our data directory.
-is_ours() {
-  [[ -n "$1" && "$(readlink "/proc/$1/cwd" 2>/dev/null)" == "$DIR" ]] &&
-    [[ "$(stat -c %U "/proc/$1" 2>/dev/null)" == "$CLUSTER_OS_USER" ]]
-}
+# worker_pid, postmaster_pid, kill_all_cluster, wait_gone, wait_ready,
+# wait_crash_restart: see crash.sh.
+# shellcheck source=crash.sh
+source "$REPO_ROOT/test/t/crash.sh"
 
 # events_sql FIRST COUNT BATCH: an INSERT of COUNT events numbered from
 # FIRST, ~1 kB each, tagged with BATCH in metadata.
@@ -143,26 +133,13 @@ check_batches() {
     "acknowledged some, partial 0, missing 0, $WANT"
 }
 
-# restart_with CONF: a clean restart with CONF appended to postgresql.conf.
-restart_with() {
-  cluster_stop "$DIR" fast >/dev/null 2>&1
-  echo "$1" >>"$DIR/postgresql.conf"
-  cluster_start "$DIR" >/dev/null 2>&1
-}
-
 echo "1..$PLAN"
 
 # 1: cluster.
 DIR=$(mktemp -d /tmp/ledger_am_t015.XXXXXX) || bail "mktemp failed"
 ACKS=$(mktemp /tmp/ledger_am_t015_acks.XXXXXX) || bail "mktemp failed"
-if out=$(cluster_init "$DIR" "$PORT" ledger_am 2>&1 &&
-         printf "ledger_am.row_compression = zstd_row\nledger_am.write_buffer_mb = 4\n" >>"$DIR/postgresql.conf" &&
-         cluster_start "$DIR" 2>&1); then
-  ok_if 0 "cluster with row_compression = zstd_row, 4 MB memtables starts (port $PORT)"
-else
-  ok_if 1 "cluster with row_compression = zstd_row starts (port $PORT)" "$out"
-  bail "cluster did not start"
-fi
+tap_start_cluster "cluster with row_compression = zstd_row, 4 MB memtables starts (port $PORT)" \
+  "ledger_am.row_compression = zstd_row" "ledger_am.write_buffer_mb = 4"
 
 # 2: extension and events table.
 out=$(cluster_psql_retry "$DIR" 60 "CREATE EXTENSION ledger_am;
@@ -190,30 +167,22 @@ ok_if "$([[ "$out" == t\|* ]]; echo $?)" "rows compressed: table_size below 70% 
 # 6: kill -9 of the storage worker mid-load.
 start_load 0
 wait_acks 30
-worker=$(q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'ledger_am storage worker'" 2>/dev/null)
-if is_ours "$worker"; then kill -9 "$worker"; fi
+worker=$(worker_pid)
+[[ -n "$worker" ]] && kill -9 "$worker"
 stop_load
-wait_ready
+wait_crash_restart "$worker" "$worker" 60
 check_batches "storage worker killed (pid ${worker:-none})"
 
 # 7: kill -9 of every process of the cluster mid-load.
 start_load 10000
 wait_acks 30
-pm=$(head -n 1 "$DIR/postmaster.pid" 2>/dev/null)
-victims=""
-for p in "$pm" $(pgrep -P "$pm" 2>/dev/null); do
-  if is_ours "$p"; then victims+="$p "; fi
-done
-[[ -n "$victims" ]] && kill -9 $victims
+pm=$(postmaster_pid)
+kill_all_cluster
 stop_load
-# A killed postmaster stays a zombie until init reaps it; pg_ctl would take
-# it for a running server.
-for p in $victims; do
-  for (( i = 0; i < 600 && $(kill -0 "$p" 2>/dev/null; echo $?) == 0; i++ )); do sleep 0.1; done
-done
+wait_gone "$pm" 60
 cluster_start "$DIR" >/dev/null 2>&1
-wait_ready
-check_batches "every process killed (${victims:-none})"
+wait_ready 60
+check_batches "every process killed (postmaster ${pm:-none})"
 
 # 8-10: rows back to plain form and compressed again, same rows.
 ALL="SELECT count(*) || ' ' || sum(amount) || ' ' || sum(hashtext(payload::text)) FROM events"
@@ -224,7 +193,7 @@ expect_eq "row_compression = zstd: compacted, the same rows" "$(q_retry "$ALL")"
 restart_with "ledger_am.row_compression = zstd_row"
 q_retry "SELECT ledger_am.compact('events')" >/dev/null
 expect_eq "back to zstd_row: compacted, the same rows" "$(q_retry "$ALL")" "$want_all"
-restart_with ""
+restart_with
 expect_eq "after a restart: the same rows" "$(q_retry "$ALL")" "$want_all"
 
 finish

@@ -8,6 +8,11 @@
 #       a "# " comment line per line of TEXT
 #   tap_events_sql TABLE ROWS PAYLOAD
 #       prints an INSERT of ROWS canonical events into TABLE (see below)
+#   tap_start_cluster DESCRIPTION [SETTING...]
+#       test: a cluster in $DIR on $PORT with ledger_am preloaded and each
+#       SETTING line added to postgresql.conf starts; bails out if not
+#   restart_with [SETTING]
+#       a clean restart of the cluster in $DIR, SETTING added first
 # The script sets TESTNO=0 and FAILED=0 (and its plan) before its first test.
 
 ok_if() {
@@ -77,4 +82,31 @@ SELECT 'posted', md5('agg' || (g / 10))::uuid, g % 10 + 1,
        $3
 FROM generate_series(1, $2) g;
 SQL
+}
+
+# tap_start_cluster DESCRIPTION [SETTING...]: one test. Initialises a cluster
+# in $DIR on $PORT with shared_preload_libraries = ledger_am, adds each
+# SETTING line to its postgresql.conf and starts it; the test fails and the
+# script bails out when that does not work.
+tap_start_cluster() {
+  local description=$1 out
+  shift
+  if out=$(cluster_init "$DIR" "$PORT" ledger_am 2>&1 &&
+           { (( $# == 0 )) || printf '%s\n' "$@" >>"$DIR/postgresql.conf"; } &&
+           cluster_start "$DIR" 2>&1); then
+    ok_if 0 "$description"
+  else
+    ok_if 1 "$description" "$out"
+    bail "cluster did not start"
+  fi
+}
+
+# restart_with [SETTING]: a clean restart of the cluster in $DIR, SETTING
+# added to postgresql.conf first; the server log then holds only this
+# start's lines.
+restart_with() {
+  cluster_stop "$DIR" fast >/dev/null 2>&1
+  [[ -n "${1:-}" ]] && echo "$1" >>"$DIR/postgresql.conf"
+  : >"$DIR/server.log"
+  cluster_start "$DIR" >/dev/null 2>&1
 }
