@@ -379,27 +379,6 @@ report_status(EngineCode code, const char *message, const char *context)
 			 errmsg("ledger_am storage error while %s: %s", context, message)));
 }
 
-/* op_is_read tells whether a request only reads, so it can be sent again
- * to a restarted worker (writes cannot: their transaction fails instead). */
-static bool
-op_is_read(uint32 op)
-{
-	switch (op)
-	{
-		case ledger_am::kOpPing:
-		case ledger_am::kOpGet:
-		case ledger_am::kOpScan:
-		case ledger_am::kOpNextRowId:
-		case ledger_am::kOpTableStats:
-		case ledger_am::kOpRowDictionary:
-		case ledger_am::kOpRangeScan:
-		case ledger_am::kOpRangeBounds:
-			return true;
-		default:
-			return false;
-	}
-}
-
 EngineCode
 ChannelCall(ChannelSlot *slot, uint32 op, const char *context)
 {
@@ -412,7 +391,7 @@ ChannelCall(ChannelSlot *slot, uint32 op, const char *context)
 		post(slot, op);
 		(void) wait_not_posted(slot, true, 0);
 		code = static_cast<EngineCode>(slot->status);
-		if (code != EngineCode::kWorkerRestarted || !op_is_read(op) || attempt >= 3)
+		if (code != EngineCode::kWorkerRestarted || !ledger_am::OpIsRead(op) || attempt >= 3)
 			break;
 		/* The request (header fields and data) is intact: ask the new worker. */
 		slot->data_len = request_len;

@@ -73,6 +73,27 @@ enum ChannelOp : uint32
 	kOpRowDictionary,  /* out1 = bytes of the table's row dictionary (0: none) */
 };
 
+/* OpIsRead tells whether a request only reads: a backend may send it again
+ * to a restarted worker, and the worker counts no written batch for it. */
+inline bool
+OpIsRead(uint32 op)
+{
+	switch (op)
+	{
+		case kOpPing:
+		case kOpGet:
+		case kOpScan:
+		case kOpNextRowId:
+		case kOpTableStats:
+		case kOpRowDictionary:
+		case kOpRangeScan:
+		case kOpRangeBounds:
+			return true;
+		default:
+			return false;
+	}
+}
+
 /* The longest range key suffix (account + time + row id) the channel carries. */
 constexpr uint32 kMaxRangeKeySuffix = 8192;
 

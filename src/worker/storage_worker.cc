@@ -499,26 +499,12 @@ serve(ChannelSlot *slot)
 		set_result(slot, st);
 		return;
 	}
-	switch (slot->op)
-	{
-		case ledger_am::kOpPing:
-		case ledger_am::kOpGet:
-		case ledger_am::kOpScan:
-		case ledger_am::kOpRangeScan:
-		case ledger_am::kOpRangeBounds:
-		case ledger_am::kOpNextRowId:
-		case ledger_am::kOpTableStats:
-		case ledger_am::kOpRowDictionary:
-		case ledger_am::kOpReserve:
-			break;
-		case ledger_am::kOpRelease:
-			slot_batches[slot_index(slot)] = 0;
-			break;
-		default:
-			/* Any other request writes (at least) one batch. */
-			slot_batches[slot_index(slot)]++;
-			break;
-	}
+	/* Reads and reservations write no batch; a release ends the count;
+	 * any other request writes (at least) one batch. */
+	if (slot->op == ledger_am::kOpRelease)
+		slot_batches[slot_index(slot)] = 0;
+	else if (!ledger_am::OpIsRead(slot->op) && slot->op != ledger_am::kOpReserve)
+		slot_batches[slot_index(slot)]++;
 	switch (slot->op)
 	{
 		case ledger_am::kOpPing:
