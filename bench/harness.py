@@ -113,7 +113,19 @@ class Cluster:
         self.started = False
 
     def conn_args(self, db="bench"):
+        """Connection options of psql (where -d names the database)."""
         return ["-h", self.sock, "-p", self.port, "-U", "postgres", "-d", db]
+
+    def pgbench_cmd(self, script, clients, duration, sync, defines, db="bench"):
+        """The pgbench command line of one run. pgbench takes the database
+        as its last argument: its -d is --debug, which logs every command
+        and made the client the bottleneck of fast workloads (sessions 1-10
+        ran that way, see bench/README.md)."""
+        return (["env", f"PGOPTIONS=-c synchronous_commit={sync}",
+                 "pgbench", "-n", "-M", "prepared", "-c", str(clients),
+                 "-j", str(min(2, clients)), "-T", str(duration), "-f", script] +
+                [x for k, v in defines.items() for x in ("-D", f"{k}={v}")] +
+                ["-h", self.sock, "-p", self.port, "-U", "postgres", db])
 
     def psql(self, sql, db="bench", timeout=None, env=None, check=True):
         """Run SQL (one script, ON_ERROR_STOP) and return stdout (tuples only)."""
@@ -654,11 +666,7 @@ WHERE c.relname IN ('events_heap', 'events_ledger') ORDER BY 1, 3, 4"""
         for rep in range(1, a.repeats + 1):
             for t in self.abba(rep):
                 path = self.script(name, t)
-                cmd = ["env", f"PGOPTIONS=-c synchronous_commit={sync}",
-                       "pgbench", "-n", "-M", "prepared", "-c", str(clients),
-                       "-j", str(min(2, clients)), "-T", str(a.duration), "-f", path] + \
-                    [x for k, v in defines.items() for x in ("-D", f"{k}={v}")] + \
-                    self.cl.conn_args()
+                cmd = self.cl.pgbench_cmd(path, clients, a.duration, sync, defines)
                 self.pgbench_done += 1
                 mk = self.mon.mark()
                 try:

@@ -23,6 +23,8 @@
 #              unless concurrent, TAP)
 #   row_dictionary test/t/015_row_dictionary.sh (zstd_row: rows compressed one by one keep
 #              every acknowledged event across kill -9 and codec switches, TAP)
+#   bench_pgbench test/t/016_bench_pgbench.sh (the bench harness runs pgbench on its database,
+#              without --debug, TAP)
 #   disk_full  test/t/008_disk_full.sh (ENOSPC on a small tmpfs, TAP; skips
 #              itself where mounting is not permitted)
 # Every suite runs even when an earlier one failed. regress and isolation run
@@ -66,6 +68,7 @@ T_BASE_BACKUP=${T_BASE_BACKUP:-240}
 T_READS=${T_READS:-300}
 T_BULK_SCAN=${T_BULK_SCAN:-180}
 T_ROW_DICTIONARY=${T_ROW_DICTIONARY:-240}
+T_BENCH_PGBENCH=${T_BENCH_PGBENCH:-120}
 
 TOTAL_PASSED=0
 TOTAL_FAILED=0
@@ -335,6 +338,7 @@ main() {
   suite_tap reads "$T_READS" 013_concurrent_reads.sh "$build_ok"
   suite_tap bulk_scan "$T_BULK_SCAN" 014_bulk_scan.sh "$build_ok"
   suite_tap row_dictionary "$T_ROW_DICTIONARY" 015_row_dictionary.sh "$build_ok"
+  suite_tap bench_pgbench "$T_BENCH_PGBENCH" 016_bench_pgbench.sh "$build_ok"
   suite_tap disk_full "$T_DISK_FULL" 008_disk_full.sh "$build_ok"
 
   final_line
