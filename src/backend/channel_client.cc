@@ -8,8 +8,6 @@
  */
 #include "backend/backend.h"
 
-#include <sched.h>
-
 extern "C" {
 #include "access/xlog.h"
 #include "miscadmin.h"
@@ -38,14 +36,6 @@ static const int kWorkerStartWaitMs = 10000;
  * single-row committers went from 7.8k to 4.4k tps with unconditional spins).
  */
 static const int64 kSpinUs = 500;
-
-/*
- * How long a point read yields its CPU between looks at its answer before
- * sleeping, when the worker has several clients (microseconds; see
- * wait_not_posted). Measured on a 1M-row table, 4 clients of point lookups:
- * 29.7k tps sleeping at once, 36.5k yielding first.
- */
-static const int64 kYieldUs = 100;
 
 /* worker_running tells whether a storage worker serves requests now. */
 static bool
@@ -173,34 +163,6 @@ wait_not_posted(ChannelSlot *slot, bool interruptible, int timeout_ms)
 						 pg_atomic_read_u32(&slot->lent) != 0)
 					break;
 			}
-		}
-	}
-	else if (slot->op == ledger_am::kOpGet)
-	{
-		/*
-		 * Several clients, a point read: spinning would take the CPU the
-		 * worker needs, but sleeping costs more than the read (tens of
-		 * microseconds): the worker's futex wake-up of a sleeping backend
-		 * took a third of its CPU with 4 clients of point lookups. So the
-		 * backend yields its vCPU (to the worker or another backend) between
-		 * looks at its answer, up to kYieldUs, and the worker then has no
-		 * one to wake. Only for point reads: with every request yielding
-		 * (and the worker yielding for its next request), 10k-event windows
-		 * fell 30% and 100-event INSERTs 13%, the yields taking CPU from
-		 * useful work.
-		 */
-		TimestampTz yield_start = GetCurrentTimestamp();
-
-		for (uint32 yields = 1;; yields++)
-		{
-			if (!ledger_am::SlotBusy(pg_atomic_read_u32(&slot->state)))
-			{
-				pg_read_barrier();
-				return true;
-			}
-			sched_yield();
-			if ((yields & 7) == 0 && GetCurrentTimestamp() - yield_start >= kYieldUs)
-				break;
 		}
 	}
 
