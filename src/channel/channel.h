@@ -193,6 +193,10 @@ struct ChannelControl
 	 * before it sleeps and every 100 ms while busy (worker_stats()). */
 	pg_atomic_uint64 block_cache_used;
 	pg_atomic_uint64 bulk_chunks;	/* scan chunks read without caching (kScanBulk) */
+	/* What serving a point read (kOpGet) took lately, in nanoseconds (a
+	 * moving average kept by the worker): a backend waiting for one yields
+	 * its vCPU instead of sleeping only while this is short. */
+	pg_atomic_uint32 get_ns;
 	/* Why the previous worker exited, if it gave up after a failed write:
 	 * the EngineCode (0: it did not) and the error, reported by the next
 	 * worker to the requests the exit cut off. */

@@ -35,6 +35,7 @@ extern "C" {
 #include "utils/wait_event.h"
 }
 
+#include <chrono>
 #include <signal.h>
 
 #include "channel/channel.h"
@@ -417,9 +418,22 @@ serve_read(ChannelSlot *slot)
 	switch (slot->op)
 	{
 		case ledger_am::kOpGet:
-			st = ledger_am::EngineGet(slot->table, slot->arg1, data, cap, &used);
-			slot->data_len = (uint32) used;
-			break;
+			{
+				/* Published for waiting backends (ChannelControl.get_ns):
+				 * a moving average over the last ~8 point reads. */
+				auto		started = std::chrono::steady_clock::now();
+				uint64		ns;
+				uint32		avg = pg_atomic_read_u32(&ledger_channel->get_ns);
+
+				st = ledger_am::EngineGet(slot->table, slot->arg1, data, cap, &used);
+				slot->data_len = (uint32) used;
+				ns = (uint64) std::chrono::duration_cast<std::chrono::nanoseconds>(
+					std::chrono::steady_clock::now() - started).count();
+				ns = Min(ns, (uint64) PG_UINT32_MAX / 8);
+				pg_atomic_write_u32(&ledger_channel->get_ns,
+									avg == 0 ? (uint32) ns : (uint32) ((avg * (uint64) 7 + ns) / 8));
+				break;
+			}
 		case ledger_am::kOpScan:
 			{
 				bool		done = false;
