@@ -113,6 +113,7 @@ ledger_shmem_startup(void)
 		pg_atomic_init_u64(&ledger_channel->block_cache_used, 0);
 		pg_atomic_init_u64(&ledger_channel->bulk_chunks, 0);
 		pg_atomic_init_u32(&ledger_channel->get_ns, 0);
+		pg_atomic_init_u64(&ledger_channel->yielded_gets, 0);
 		pg_atomic_init_u64(&ledger_channel->append_seq, 0);
 		ledger_channel->worker_latch = NULL;
 		ledger_channel->restart_code = 0;

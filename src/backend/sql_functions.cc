@@ -122,6 +122,10 @@ ledger_am_worker_stats(PG_FUNCTION_ARGS)
 		{"block_cache_used", (int64) pg_atomic_read_u64(&ledger_channel->block_cache_used)},
 		/* seq scan chunks of tables larger than the cache, read without caching */
 		{"bulk_scan_chunks", (int64) pg_atomic_read_u64(&ledger_channel->bulk_chunks)},
+		/* what serving a point read took lately (ns, moving average), and
+		 * point reads answered while their backend yielded its vCPU */
+		{"point_read_ns", (int64) pg_atomic_read_u32(&ledger_channel->get_ns)},
+		{"yielded_point_reads", (int64) pg_atomic_read_u64(&ledger_channel->yielded_gets)},
 	};
 
 	InitMaterializedSRF(fcinfo, 0);

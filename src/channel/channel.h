@@ -197,6 +197,7 @@ struct ChannelControl
 	 * moving average kept by the worker): a backend waiting for one yields
 	 * its vCPU instead of sleeping only while this is short. */
 	pg_atomic_uint32 get_ns;
+	pg_atomic_uint64 yielded_gets;	/* point reads answered while their backend yielded */
 	/* Why the previous worker exited, if it gave up after a failed write:
 	 * the EngineCode (0: it did not) and the error, reported by the next
 	 * worker to the requests the exit cut off. */

@@ -10,7 +10,9 @@
 # answers are restricted to the rows loaded first, so they are fixed). Every
 # answer is compared with the heap table's; the worker runs with one helper
 # thread (ledger_am.read_threads = 1) so chunks really are served by two
-# threads at once.
+# threads at once. Then three clients of point lookups by primary key, whose
+# backends wait for the worker by yielding their vCPU, must match heap too
+# (ledger_am.worker_stats(): yielded_point_reads).
 #
 #   bash test/t/013_concurrent_reads.sh   (as root; the cluster runs as postgres)
 #   T013_CLIENTS=8 T013_ROUNDS=5 bash test/t/013_concurrent_reads.sh   (longer)
@@ -40,7 +42,7 @@ cleanup() {
 trap cleanup EXIT
 
 q() { cluster_psql "$DIR" -d postgres -qAt -v ON_ERROR_STOP=1 "$@"; }
-PLAN=6
+PLAN=7
 finish() { tap_server_log "$DIR" 20; tap_exit 013_concurrent_reads; }
 
 echo "1..$PLAN"
@@ -171,6 +173,40 @@ if [[ "$late" =~ ^[0-9]+$ && "$late" -gt 0 && "$total" == $(( ROWS + late )) ]];
   ok_if 0 "the writer appended $late rows meanwhile; the table holds $total"
 else
   ok_if 1 "the writer appended rows meanwhile" "late '$late' total '$total'"
+fi
+
+# Three clients of point lookups by primary key (one worker round trip
+# each): few clients and quick reads, so their backends yield their vCPU
+# while they wait (channel_client.cc, wait_not_posted). Each sums the rows of
+# its own 3,000 random ids, probed one at a time by a nested loop.
+point_sql() {   # point_sql TABLE SEED
+  echo "SET enable_hashjoin = off; SET enable_mergejoin = off; SET enable_material = off;
+        SELECT count(*), sum(e.amount), sum(length(e.payload::text))
+        FROM (SELECT event_id FROM ev_heap ORDER BY md5(event_id::text || '$2') LIMIT 3000) k
+        JOIN $1 e USING (event_id);"
+}
+yields_before=$(q -c "SELECT value FROM ledger_am.worker_stats() WHERE name = 'yielded_point_reads'")
+pids=(); bad=0; detail=""
+for c in 0 1 2; do
+  ( for r in 0 1; do q -c "$(point_sql ev "$c.$r")" | grep -v '^SET$'; done >"$WORK/point$c" 2>&1 ) &
+  pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; done
+for c in 0 1 2; do
+  want=$(for r in 0 1; do q -c "$(point_sql ev_heap "$c.$r")" | grep -v '^SET$'; done 2>&1)
+  if [[ "$(cat "$WORK/point$c")" != "$want" || "$want" != 3000\|* ]]; then
+    bad=$((bad + 1)); detail+="client $c: got '$(cat "$WORK/point$c")' want '$want'"$'\n'
+  fi
+done
+yields=$(q -c "SELECT value FROM ledger_am.worker_stats() WHERE name = 'yielded_point_reads'")
+plan=$(q -c "SET enable_hashjoin = off; SET enable_mergejoin = off; SET enable_material = off;
+              EXPLAIN (COSTS OFF) $(point_sql ev 0 | tail -n 3)" | grep -c "Index Scan using ev_pkey")
+if (( bad == 0 && plan == 1 )) && [[ "$yields_before" =~ ^[0-9]+$ && "$yields" =~ ^[0-9]+$ ]] &&
+   (( yields > yields_before )); then
+  ok_if 0 "3 concurrent clients x 6,000 point lookups equal heap's; $(( yields - yields_before )) waits yielded"
+else
+  ok_if 1 "3 concurrent clients of point lookups equal heap's, and their waits yield" \
+    "differing: $bad, index probes in plan: $plan, yielded_point_reads $yields_before -> $yields"$'\n'"$detail"
 fi
 
 crashes=$(grep -cE 'terminated by signal|PANIC' "$DIR/server.log")
