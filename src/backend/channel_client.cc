@@ -200,7 +200,10 @@ wait_not_posted(ChannelSlot *slot, bool interruptible, int timeout_ms)
 			if (!ledger_am::SlotBusy(pg_atomic_read_u32(&slot->state)))
 			{
 				pg_read_barrier();
-				pg_atomic_fetch_add_u64(&ledger_channel->yielded_gets, 1);
+				/* Counted only when it did yield: ChannelBegin's wait for a
+				 * slot already answered passes here too. */
+				if (yields > 1)
+					pg_atomic_fetch_add_u64(&ledger_channel->yielded_gets, 1);
 				return true;
 			}
 			sched_yield();
