@@ -136,12 +136,27 @@ sleep_on_slot(ChannelSlot *slot, long timeout_ms)
 	pgstat_report_wait_end();
 }
 
+/* slot_answered tells whether the slot holds no request in flight; when it
+ * does not, the worker's answer is visible to the reads that follow. */
+static bool
+slot_answered(ChannelSlot *slot)
+{
+	if (ledger_am::SlotBusy(pg_atomic_read_u32(&slot->state)))
+		return false;
+	pg_read_barrier();
+	return true;
+}
+
 /* wait_not_posted waits until the slot holds no request in flight. With
  * interruptible=false it never ereports and gives up after timeout_ms. */
 static bool
 wait_not_posted(ChannelSlot *slot, bool interruptible, int timeout_ms)
 {
 	TimestampTz start;
+
+	/* Often already so: ChannelBegin checks a slot answered long ago. */
+	if (slot_answered(slot))
+		return true;
 
 	/*
 	 * Most requests are answered within microseconds to a few hundred: spin
@@ -158,12 +173,9 @@ wait_not_posted(ChannelSlot *slot, bool interruptible, int timeout_ms)
 
 		for (uint32 spins = 1;; spins++)
 		{
-			if (!ledger_am::SlotBusy(pg_atomic_read_u32(&slot->state)))
-			{
-				pg_read_barrier();
-				return true;
-			}
 			pg_spin_delay();
+			if (slot_answered(slot))
+				return true;
 			if ((spins & 63) == 0)
 			{
 				TimestampTz now = GetCurrentTimestamp();
@@ -197,16 +209,12 @@ wait_not_posted(ChannelSlot *slot, bool interruptible, int timeout_ms)
 
 		for (uint32 yields = 1;; yields++)
 		{
-			if (!ledger_am::SlotBusy(pg_atomic_read_u32(&slot->state)))
+			sched_yield();
+			if (slot_answered(slot))
 			{
-				pg_read_barrier();
-				/* Counted only when it did yield: ChannelBegin's wait for a
-				 * slot already answered passes here too. */
-				if (yields > 1)
-					pg_atomic_fetch_add_u64(&ledger_channel->yielded_gets, 1);
+				pg_atomic_fetch_add_u64(&ledger_channel->yielded_gets, 1);
 				return true;
 			}
-			sched_yield();
 			if ((yields & 7) == 0 && GetCurrentTimestamp() - yield_start >= kYieldUs)
 				break;
 		}
@@ -215,11 +223,8 @@ wait_not_posted(ChannelSlot *slot, bool interruptible, int timeout_ms)
 	start = GetCurrentTimestamp();
 	for (;;)
 	{
-		if (!ledger_am::SlotBusy(pg_atomic_read_u32(&slot->state)))
-		{
-			pg_read_barrier();
+		if (slot_answered(slot))
 			return true;
-		}
 		if (!worker_running() ||
 			slot->generation != pg_atomic_read_u64(&ledger_channel->generation))
 		{
