@@ -249,7 +249,7 @@ fi
 
 # Batches split over two threads were compared too (RANGE_QUERIES runs one
 # client: the worker splits only for a lone client).
-lent=$(q "SELECT value FROM ledger_am.worker_stats() WHERE name = 'lent_batches'" 2>&1)
+lent=$(tap_worker_stat "$DIR" "$DB" lent_batches 2>&1)
 if [[ "$lent" =~ ^[0-9]+$ ]] && (( lent > 0 )); then
   ok_if 0 "range scan batches were split over two worker threads ($lent)"
 else

@@ -186,7 +186,7 @@ point_sql() {   # point_sql TABLE SEED
         FROM (SELECT event_id FROM ev_heap ORDER BY md5(event_id::text || '$2') LIMIT 3000) k
         JOIN $1 e USING (event_id);"
 }
-yields_before=$(q -c "SELECT value FROM ledger_am.worker_stats() WHERE name = 'yielded_point_reads'")
+yields_before=$(tap_worker_stat "$DIR" postgres yielded_point_reads)
 pids=(); bad=0; detail=""
 for c in 0 1 2; do
   ( for r in 0 1; do q -c "$(point_sql ev "$c.$r")" | grep -v '^SET$'; done >"$WORK/point$c" 2>&1 ) &
@@ -199,7 +199,7 @@ for c in 0 1 2; do
     bad=$((bad + 1)); detail+="client $c: got '$(cat "$WORK/point$c")' want '$want'"$'\n'
   fi
 done
-yields=$(q -c "SELECT value FROM ledger_am.worker_stats() WHERE name = 'yielded_point_reads'")
+yields=$(tap_worker_stat "$DIR" postgres yielded_point_reads)
 plan=$(q -c "SET enable_hashjoin = off; SET enable_mergejoin = off; SET enable_material = off;
               EXPLAIN (COSTS OFF) $(point_sql ev 0 | tail -n 3)" | grep -c "Index Scan using ev_pkey")
 if (( bad == 0 && plan == 1 )) && [[ "$yields_before" =~ ^[0-9]+$ && "$yields" =~ ^[0-9]+$ ]] &&

@@ -36,7 +36,7 @@ cleanup() {
 trap cleanup EXIT
 
 q() { cluster_psql "$DIR" -d postgres -qAt -v ON_ERROR_STOP=1 "$@"; }
-wstat() { q -c "SELECT value FROM ledger_am.worker_stats() WHERE name = '$1'"; }
+wstat() { tap_worker_stat "$DIR" postgres "$1"; }
 restart() {
   cluster_stop "$DIR" fast >/dev/null 2>&1
   cluster_start "$DIR" >/dev/null 2>&1 || bail "server did not restart"

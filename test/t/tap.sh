@@ -57,6 +57,13 @@ tap_server_log() {
   fi
 }
 
+# tap_worker_stat DIR DB NAME: one counter of ledger_am.worker_stats(), read
+# in database DB (one with the extension) of the cluster in DIR.
+tap_worker_stat() {
+  cluster_psql "$1" -d "$2" -qAt -v ON_ERROR_STOP=1 \
+    -c "SELECT value FROM ledger_am.worker_stats() WHERE name = '$3'"
+}
+
 # tap_drop_cluster DIR KEPT: remove the test cluster in DIR; with
 # KEEP_CLUSTER=1 stop it instead, say "# KEPT" and return 1 (the caller then
 # keeps its other files too).
