@@ -60,7 +60,9 @@ static void report_status(EngineCode code, const char *message, const char *cont
 
 /* report_worker_down raises the error every caller gets without a worker:
  * why the last one could not open the storage if it could not (a full disk
- * is then disk_full, 53100), else a connection failure. */
+ * is then disk_full, 53100); else, if the last one gave up after a failed
+ * write (it exits, and is restarted after bgw_restart_time), that failure,
+ * as the requests its exit cut off get it; else a connection failure. */
 static void pg_attribute_noreturn()
 report_worker_down(void)
 {
@@ -78,6 +80,15 @@ report_worker_down(void)
 		pg_read_barrier();
 		strlcpy(message, ledger_channel->start_message, sizeof(message));
 		report_status(code, message, "starting the storage worker");
+	}
+	if (ledger_channel->restart_code != 0)
+	{
+		char		message[sizeof(ledger_channel->restart_message)];
+		EngineCode	code = static_cast<EngineCode>(ledger_channel->restart_code);
+
+		pg_read_barrier();
+		strlcpy(message, ledger_channel->restart_message, sizeof(message));
+		report_status(code, message, "writing rows (the storage worker restarts after a failed write)");
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_CONNECTION_FAILURE),

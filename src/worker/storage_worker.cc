@@ -1036,6 +1036,7 @@ ledger_am_worker_main(Datum arg)
 
 			strlcpy(ledger_channel->restart_message, failure.message,
 					sizeof(ledger_channel->restart_message));
+			pg_write_barrier();	/* message before code: clients read code first */
 			ledger_channel->restart_code = static_cast<int32>(failure.code);
 			ereport(LOG,
 					(errmsg("ledger_am storage worker: a storage write failed, restarting the storage engine"),
