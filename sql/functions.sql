@@ -73,7 +73,11 @@ SET ROLE regress_ledger_reader;
 SELECT ledger_am.set_next_row_id('f_readable', 1000);
 RESET ROLE;
 REVOKE EXECUTE ON FUNCTION ledger_am.set_next_row_id(regclass, bigint) FROM regress_ledger_reader;
+-- 5: the INSERT of two rows reserved 1 + 4 ids; this session keeps the three
+-- it did not use for its next transactions (its rows' ids stay dense).
 SELECT ledger_am.next_row_id('f_readable');
+INSERT INTO f_readable VALUES (3);
+SELECT ledger_am.next_row_id('f_readable'), (SELECT ctid FROM f_readable WHERE id = 3);
 -- An ordinary role can create and fill its own ledger_am tables.
 GRANT CREATE ON SCHEMA public TO regress_ledger_reader;
 SET ROLE regress_ledger_reader;

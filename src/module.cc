@@ -114,6 +114,7 @@ ledger_shmem_startup(void)
 		pg_atomic_init_u64(&ledger_channel->bulk_chunks, 0);
 		pg_atomic_init_u32(&ledger_channel->get_ns, 0);
 		pg_atomic_init_u64(&ledger_channel->yielded_gets, 0);
+		pg_atomic_init_u64(&ledger_channel->reservations, 0);
 		pg_atomic_init_u64(&ledger_channel->append_seq, 0);
 		ledger_channel->worker_latch = NULL;
 		ledger_channel->restart_code = 0;
@@ -135,6 +136,7 @@ ledger_shmem_startup(void)
 			pg_atomic_init_u32(&slot->ring_waiting, 0);
 			pg_atomic_init_u32(&slot->client_sleeping, 0);
 			pg_atomic_init_u32(&slot->lent, 0);
+			pg_atomic_init_u32(&slot->carry, ledger_am::kCarryNone);
 		}
 	}
 	LWLockRelease(AddinShmemInitLock);

@@ -86,6 +86,11 @@ extern void ChannelRingAppend(const ledger_am::TableId &table, uint64 row_id, ui
 /* ChannelGeneration returns the current storage worker incarnation. */
 extern uint64 ChannelGeneration(void);
 
+/* ChannelClaimCarry claims the row id range of table the worker kept for
+ * this backend at its last commit (ChannelSlot.carry); false if the worker
+ * took it back (or kept none, or another table's). */
+extern bool ChannelClaimCarry(const ledger_am::TableId &table);
+
 /* ---- tableam.cc ---- */
 
 /* LedgerTableId names the RocksDB storage of a relation's current relfilenode. */

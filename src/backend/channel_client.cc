@@ -173,11 +173,13 @@ wait_not_posted(ChannelSlot *slot, bool interruptible, int timeout_ms)
 	 * Most requests are answered within microseconds to a few hundred: spin
 	 * (up to kSpinUs) before sleeping, which costs two context
 	 * switches and an idle vCPU's wake-up. Not for a commit's WAL sync: the
-	 * fsync takes longer, and its thread needs the CPU. Nor once the worker
+	 * fsync takes longer, and its thread needs the CPU (a lazily synced
+	 * commit, synchronous_commit = off, is answered at once). Nor once the worker
 	 * has lent part of the request to its second thread: that thread needs
 	 * the vCPU this loop would take.
 	 */
-	if (slot->op != ledger_am::kOpSync && ledger_am::LoneClient(ledger_channel) &&
+	if ((slot->op != ledger_am::kOpSync || slot->arg1 == ledger_am::kSyncLazy) &&
+		ledger_am::LoneClient(ledger_channel) &&
 		pg_atomic_read_u32(&ledger_channel->inflight) <= 1)
 	{
 		TimestampTz spin_start = 0;
@@ -569,6 +571,7 @@ ChannelRingAppend(const ledger_am::TableId &table, uint64 row_id, uint64 xmin, u
 	uint32		wrap = pos + total > ring_size ? ring_size - pos : 0;
 	ledger_am::RingRecord *rec;
 	char	   *value;
+	uint64		tail;
 
 	if (total > ring_size / 2)
 		ereport(ERROR,
@@ -618,8 +621,33 @@ ChannelRingAppend(const ledger_am::TableId &table, uint64 row_id, uint64 xmin, u
 	pg_write_barrier();
 	pg_atomic_write_u64(&slot->ring_head, head + total);
 	pg_atomic_fetch_add_u64(&ledger_channel->append_seq, 1);
-	if ((head + total) - pg_atomic_read_u64(&slot->ring_tail) > ring_size / 2)
+
+	/*
+	 * Wake the worker when the ring is half full, and when this is its only
+	 * unapplied record: the worker may be asleep, and a transaction that
+	 * took its row id from a carried range has asked it nothing yet. Woken
+	 * now, it applies the row while this backend inserts index entries and
+	 * commits, instead of waking only for the commit's request. SetLatch
+	 * costs nothing while the worker is awake.
+	 */
+	tail = pg_atomic_read_u64(&slot->ring_tail);
+	if (tail == head || (head + total) - tail > ring_size / 2)
 		SetLatch(ledger_channel->worker_latch);
+}
+
+bool
+ChannelClaimCarry(const ledger_am::TableId &table)
+{
+	ChannelSlot *slot = my_slot();
+	uint32		idle = ledger_am::kCarryIdle;
+
+	if (!pg_atomic_compare_exchange_u32(&slot->carry, &idle, ledger_am::kCarryClaimed))
+		return false;
+	if (slot->carry_table == table)
+		return true;
+	/* Not the range this backend asked to keep: leave it be. */
+	pg_atomic_write_u32(&slot->carry, ledger_am::kCarryIdle);
+	return false;
 }
 
 uint64

@@ -126,6 +126,7 @@ ledger_am_worker_stats(PG_FUNCTION_ARGS)
 		 * point reads answered while their backend yielded its vCPU */
 		{"point_read_ns", (int64) pg_atomic_read_u32(&ledger_channel->get_ns)},
 		{"yielded_point_reads", (int64) pg_atomic_read_u64(&ledger_channel->yielded_gets)},
+		{"row_id_reservations", (int64) pg_atomic_read_u64(&ledger_channel->reservations)},
 	};
 
 	InitMaterializedSRF(fcinfo, 0);

@@ -1572,6 +1572,38 @@ vacuum_indexes(Relation rel, DeadRows *dead, BufferAccessStrategy bstrategy)
  * watermark (synced) lets relfrozenxid advance, so pg_xact can be truncated:
  * rows below it are never looked up in pg_xact again.
  */
+/*
+ * oldest_xmin_among returns the oldest normal xmin of the rows with ids in
+ * [from, to) (rows of aborted transactions aside), or bound if it is older:
+ * what relfrozenxid may not pass while those rows lie above the watermark.
+ */
+static TransactionId
+oldest_xmin_among(Relation rel, uint64 from, uint64 to, TransactionId bound)
+{
+	TableScanDesc scan = table_beginscan_strat(rel, SnapshotAny, 0, NULL, true, false);
+	LedgerScanDesc s = (LedgerScanDesc) scan;
+	uint64		row_id;
+	const char *value;
+	uint32		len;
+	RowHeader	hdr;
+
+	s->lo = from;
+	s->hi = to;
+	position_for(s, false);
+	while (next_record_in_range(s, &row_id, &value, &len))
+	{
+		TransactionId xmin;
+
+		decode_header(rel, row_id, value, len, &hdr);
+		xmin = XidFromFullTransactionId(FullTransactionIdFromU64(hdr.xmin));
+		if (TransactionIdIsNormal(xmin) && !RowXminAborted(hdr) &&
+			TransactionIdPrecedes(xmin, bound))
+			bound = xmin;
+	}
+	table_endscan(scan);
+	return bound;
+}
+
 static void
 ledger_am_relation_vacuum(Relation rel, struct VacuumParams *params, BufferAccessStrategy bstrategy)
 {
@@ -1663,8 +1695,19 @@ ledger_am_relation_vacuum(Relation rel, struct VacuumParams *params, BufferAcces
 
 	/* Durable before relfrozenxid moves: pg_xact may be truncated after. */
 	if (new_frozen > start)
-		ChannelSimpleCall(ledger_am::kOpSetFrozen, table, new_frozen, 0, NULL, NULL,
+	{
+		uint64		recorded;
+
+		ChannelSimpleCall(ledger_am::kOpSetFrozen, table, new_frozen, 0, &recorded, NULL,
 						  "recording frozen rows");
+		/* Stopped short by a row id reserved to a running transaction and
+		 * not yet written: rows above it still need pg_xact. */
+		if (recorded < new_frozen)
+		{
+			new_frozen_xid = oldest_xmin_among(rel, recorded, new_frozen, new_frozen_xid);
+			new_frozen = recorded;
+		}
+	}
 
 	vac_update_relstats(rel, rel->rd_rel->relpages, rel->rd_rel->reltuples, 0,
 						rel->rd_rel->relhasindex, new_frozen_xid, oldest_mxact,

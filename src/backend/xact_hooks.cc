@@ -63,9 +63,13 @@ LedgerNoteWrite(void)
 /*
  * Row ids reserved to this transaction, per table: tuple_insert takes ids
  * from here without asking the worker. Requests grow (1, 4, 16 ... 1024 ids;
- * multi_insert's up to kMaxBulkReservation) so single-row transactions
- * leave no gaps; the worker gives unused ids back
- * at commit or abort when nobody reserved after them.
+ * multi_insert's up to kMaxBulkReservation) so a lone writer leaves no gaps;
+ * the worker gives unused ids back at abort, and at commit when nobody
+ * reserved after them, except for the range of the table this backend
+ * reserved from last: that one is carried into the next transactions
+ * (carried, see ChannelSlot.carry), which claim it before using it. A
+ * stream of single-row transactions thus asks the worker for ids once per
+ * block (growing to kMaxCarryBlock), not once per transaction.
  */
 struct LocalRange
 {
@@ -73,22 +77,26 @@ struct LocalRange
 	uint64		next;
 	uint64		end;
 	uint64		last_size;
+	bool		carried;		/* from an earlier transaction, not claimed yet */
 };
 
 static const int kMaxLocalRanges = 16;
 static const uint64 kMaxReservation = 1024;
 static const uint64 kMaxBulkReservation = 16384;
+static const uint64 kMaxCarryBlock = 64;
 static LocalRange local_ranges[kMaxLocalRanges];
 static int	nlocal_ranges = 0;
 static int	next_evict = 0;
+static int	last_range = -1;		/* the range reserved from last */
+static bool xact_reserved = false;	/* this transaction took row ids */
 static uint64 reserve_generation = 0;
 
 /* check_generation fails the transaction if the worker restarted since it
- * first reserved row ids: rows queued to the old worker may be lost. */
+ * first took row ids: rows queued to the old worker may be lost. */
 static void
 check_generation(void)
 {
-	if (nlocal_ranges > 0 && ChannelGeneration() != reserve_generation)
+	if (xact_reserved && ChannelGeneration() != reserve_generation)
 		ereport(ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 				 errmsg("the ledger_am storage worker restarted during this transaction"),
@@ -115,17 +123,34 @@ reserve_ids(const ledger_am::TableId &t, uint64 n, uint64 cap)
 	for (int i = 0; i < nlocal_ranges; i++)
 		if (local_ranges[i].table == t)
 			r = &local_ranges[i];
+	if (r != NULL && r->carried && r->end - r->next >= n)
+	{
+		/* Generation first: a restart after this read fails the commit. */
+		uint64		generation = ChannelGeneration();
+
+		r->carried = false;
+		if (ChannelClaimCarry(t))
+		{
+			if (!xact_reserved)
+				reserve_generation = generation;
+			xact_reserved = true;
+		}
+		else
+			r->next = r->end;	/* taken back by the worker */
+	}
 	if (r != NULL && r->end - r->next >= n)
 	{
 		first = r->next;
 		r->next += n;
+		last_range = (int) (r - local_ranges);
 		return first;
 	}
 	if (r != NULL)
 		want = Max(n, Min(r->last_size * 4, cap));
 	ChannelSimpleCall(ledger_am::kOpReserve, t, want, 0, &first, NULL, "reserving row ids");
-	if (nlocal_ranges == 0)
+	if (!xact_reserved)
 		reserve_generation = ChannelGeneration();
+	xact_reserved = true;
 	if (r == NULL)
 	{
 		if (nlocal_ranges < kMaxLocalRanges)
@@ -141,6 +166,8 @@ reserve_ids(const ledger_am::TableId &t, uint64 n, uint64 cap)
 	r->next = first + n;
 	r->end = first + want;
 	r->last_size = want;
+	r->carried = false;
+	last_range = (int) (r - local_ranges);
 	return first;
 }
 
@@ -161,6 +188,7 @@ LedgerForgetReservation(const ledger_am::TableId &t)
 		{
 			local_ranges[i].next = local_ranges[i].end;
 			local_ranges[i].last_size = 0;	/* start small again */
+			local_ranges[i].carried = false;
 		}
 }
 
@@ -168,6 +196,59 @@ uint64
 LedgerReserveRowId(const ledger_am::TableId &t)
 {
 	return reserve_ids(t, 1, kMaxReservation);
+}
+
+/* forget_ranges drops every local range (the worker ended them). */
+static void
+forget_ranges(void)
+{
+	nlocal_ranges = 0;
+	last_range = -1;
+	xact_reserved = false;
+}
+
+/* carry_table names the table whose range a committing transaction asks
+ * the worker to keep: the one it reserved from last, if ids are left, at
+ * most kMaxCarryBlock (none: {0, 0, 0}). Larger remainders (a bulk load's)
+ * are given back as before, so ids stay dense. */
+static bool carry_asked = false;
+
+static ledger_am::TableId
+carry_table(void)
+{
+	ledger_am::TableId none = {0, 0, 0};
+	uint64		left = last_range < 0 ? 0 :
+		local_ranges[last_range].end - local_ranges[last_range].next;
+
+	carry_asked = left > 0 && left <= kMaxCarryBlock;
+	return carry_asked ? local_ranges[last_range].table : none;
+}
+
+/*
+ * keep_carried_range runs after a commit: the worker kept the range
+ * carry_table() named (the sync saw its ids unused). Every other range
+ * ended; the last one stays, unclaimable if it was not carried, to remember
+ * how large the next block should be. A commit that sent no sync (nothing
+ * written) ended nothing: its ranges stay as they are.
+ */
+static void
+keep_carried_range(bool synced)
+{
+	xact_reserved = false;
+	if (!synced)
+		return;
+	if (last_range < 0)
+	{
+		forget_ranges();
+		return;
+	}
+	local_ranges[0] = local_ranges[last_range];
+	local_ranges[0].carried = carry_asked;
+	if (!carry_asked)
+		local_ranges[0].next = local_ranges[0].end;
+	local_ranges[0].last_size = Min(local_ranges[0].last_size, kMaxCarryBlock / 4);
+	nlocal_ranges = 1;
+	last_range = 0;
 }
 
 /* remember adds a pending storage action. */
@@ -296,9 +377,7 @@ ledger_xact_callback(XactEvent event, void *arg)
 			if (xact_wrote)
 			{
 				check_generation();
-				ledger_am::TableId none = {0, 0, 0};
-
-				ChannelSimpleCall(ledger_am::kOpSync, none,
+				ChannelSimpleCall(ledger_am::kOpSync, carry_table(),
 								  synchronous_commit > SYNCHRONOUS_COMMIT_OFF ? 0 : ledger_am::kSyncLazy,
 								  0, NULL, NULL, "making committed rows durable");
 				if (synchronous_commit > SYNCHRONOUS_COMMIT_OFF)
@@ -316,28 +395,32 @@ ledger_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
-			/* The commit's sync request ended the reservations. */
+			/* The commit's sync request ended the reservations but one. */
 			settle_pending(true);
+			keep_carried_range(xact_wrote);
 			xact_wrote = false;
-			nlocal_ranges = 0;
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			ChannelForgetAsync();
 			settle_pending(false);
-			if (xact_wrote &&
-				!ChannelCallNoError(ledger_am::kOpRelease, NULL, 0, 0, 5000))
+			/* A transaction that wrote nothing leaves a carried range be. */
+			if (xact_wrote)
 			{
-				elog(LOG, "ledger_am: could not release row id reservations now; retrying at the next request");
-				ChannelOweRelease();
+				if (!ChannelCallNoError(ledger_am::kOpRelease, NULL, 0, 0, 5000))
+				{
+					elog(LOG, "ledger_am: could not release row id reservations now; retrying at the next request");
+					ChannelOweRelease();
+				}
+				forget_ranges();
 			}
 			xact_wrote = false;
-			nlocal_ranges = 0;
+			xact_reserved = false;
 			break;
 		case XACT_EVENT_PREPARE:
 			npending = 0;
 			xact_wrote = false;
-			nlocal_ranges = 0;
+			forget_ranges();
 			break;
 		default:
 			break;

@@ -157,10 +157,25 @@ struct ChannelSlot
 	Latch	   *ring_latch;
 	int32		ring_error;		/* first failure applying this ring (EngineCode), sticky */
 	char		ring_message[240];
+
+	/*
+	 * A row id range carried from one transaction to the next (kCarry*): a
+	 * commit's kOpSync names the table whose range its backend keeps, and
+	 * the worker keeps it (kCarryIdle, carry_table) if ids are left. The
+	 * backend's next transaction claims it (Idle -> Claimed) before using
+	 * it; the worker takes idle ranges back (Idle -> None) before moving a
+	 * frozen watermark or dropping storage. Whichever CAS wins decides.
+	 */
+	pg_atomic_uint32 carry;
+	TableId		carry_table;	/* written by the worker before carry = Idle */
 	/* data buffer follows (buffer_size bytes), then the ring (ring_size bytes) */
 };
 
 /* A record in an append ring: header, row value, key blob (8-aligned). */
+constexpr uint32 kCarryNone = 0;
+constexpr uint32 kCarryIdle = 1;
+constexpr uint32 kCarryClaimed = 2;
+
 struct RingRecord
 {
 	uint32		total_len;		/* whole record, 8-aligned */
@@ -198,6 +213,7 @@ struct ChannelControl
 	 * its vCPU instead of sleeping only while this is short. */
 	pg_atomic_uint32 get_ns;
 	pg_atomic_uint64 yielded_gets;	/* point reads answered while their backend yielded */
+	pg_atomic_uint64 reservations;	/* row id reservations served (kOpReserve) */
 	/* Why the previous worker exited, if it gave up after a failed write:
 	 * the EngineCode (0: it did not) and the error, reported by the next
 	 * worker to the requests the exit cut off. */

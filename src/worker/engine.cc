@@ -1078,23 +1078,60 @@ EngineWriteReserved(const ReservedRow *rows, size_t n, EngineStatus *row_status)
 	}
 }
 
-/* EngineRelease ends owner's reservations, giving back unused top ids. */
+/* ReleaseRanges ends the reservations matching pred, giving back unused top
+ * ids (keeps ids dense for a lone writer; the durable reservation already
+ * covers them, harmlessly). */
+template <typename Pred>
+void
+ReleaseRanges(Pred pred)
+{
+	for (const auto &r : g_ranges)
+	{
+		if (!pred(r))
+			continue;
+		auto st = g_tables.find(r.table);
+
+		if (st != g_tables.end() && st->second.next == r.end && r.cursor < r.end)
+			st->second.next = r.cursor;
+	}
+	ForgetRanges(pred);
+}
+
+/* EngineRelease ends owner's reservations but the one it keeps (see engine.h). */
 EngineStatus
-EngineRelease(uint32_t owner) noexcept
+EngineRelease(uint32_t owner, const TableId *keep, bool *kept) noexcept
 {
 	try
 	{
-		for (const auto &r : g_ranges)
+		bool		keeping = false;
+
+		if (keep != nullptr)
 		{
-			if (r.owner != owner)
-				continue;
-			auto st = g_tables.find(r.table);
-			/* Unused ids at the very top go back (keeps ids dense for a lone
-			 * writer); the durable reservation already covers them, harmlessly. */
-			if (st != g_tables.end() && st->second.next == r.end && r.cursor < r.end)
-				st->second.next = r.cursor;
+			OwnedRange *r = FindRange(*keep, owner);
+
+			keeping = r != nullptr && r->cursor < r->end;
 		}
-		ForgetRanges([owner](const OwnedRange &r) { return r.owner == owner; });
+		ReleaseRanges([&](const OwnedRange &r) {
+			return r.owner == owner && !(keeping && r.table == *keep);
+		});
+		if (kept != nullptr)
+			*kept = keeping;
+		return OkStatus();
+	}
+	catch (...)
+	{
+		if (kept != nullptr)
+			*kept = false;
+		return FromException();
+	}
+}
+
+EngineStatus
+EngineReleaseTable(uint32_t owner, const TableId &t) noexcept
+{
+	try
+	{
+		ReleaseRanges([&](const OwnedRange &r) { return r.owner == owner && r.table == t; });
 		return OkStatus();
 	}
 	catch (...)
@@ -1909,7 +1946,7 @@ EngineGetFrozen(const TableId &t, uint64_t *frozen_below) noexcept
  * truncate pg_xact below the table's new relfrozenxid once this returns, so
  * the watermark must survive any crash from then on. */
 EngineStatus
-EngineSetFrozen(const TableId &t, uint64_t frozen_below) noexcept
+EngineSetFrozen(const TableId &t, uint64_t frozen_below, uint64_t *recorded) noexcept
 {
 	try
 	{
@@ -1923,6 +1960,8 @@ EngineSetFrozen(const TableId &t, uint64_t frozen_below) noexcept
 		for (const auto &r : g_ranges)
 			if (r.table == t && r.cursor < r.end)
 				frozen_below = std::min(frozen_below, r.cursor);
+		if (recorded != nullptr)
+			*recorded = st->frozen;
 		if (frozen_below <= st->frozen)
 			return OkStatus();
 		if (frozen_below > st->next)
@@ -1937,6 +1976,8 @@ EngineSetFrozen(const TableId &t, uint64_t frozen_below) noexcept
 		if (!s.ok())
 			return FromWrite(s);
 		st->frozen = frozen_below;
+		if (recorded != nullptr)
+			*recorded = frozen_below;
 		return OkStatus();
 	}
 	catch (...)

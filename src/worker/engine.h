@@ -120,8 +120,15 @@ struct ReservedRow
 EngineStatus EngineWriteReserved(const ReservedRow *rows, size_t n, EngineStatus *row_status) noexcept;
 
 /* EngineRelease ends owner's reservations; ids it did not use are given
- * back when no later reservation followed. */
-EngineStatus EngineRelease(uint32_t owner) noexcept;
+ * back when no later reservation followed. With keep, owner's range of that
+ * table lives on if it has unused ids (*kept tells): a committing backend
+ * carries it into its next transactions (docs/architecture.md, "Durability
+ * and atomicity"). */
+EngineStatus EngineRelease(uint32_t owner, const TableId *keep = nullptr, bool *kept = nullptr) noexcept;
+
+/* EngineReleaseTable ends owner's reservation of table t alone (a carried
+ * range taken back by the worker), giving back its unused ids as above. */
+EngineStatus EngineReleaseTable(uint32_t owner, const TableId &t) noexcept;
 
 /* EngineWriteRowAt writes one row at an explicit id: refused (kKeyExists) if
  * the id is not above every id the table has used. Used by tests and tools. */
@@ -181,8 +188,9 @@ EngineStatus EngineSetNextRowId(const TableId &t, uint64_t next_row_id) noexcept
 EngineStatus EngineGetFrozen(const TableId &t, uint64_t *frozen_below) noexcept;
 
 /* EngineSetFrozen durably (synced) moves t's frozen watermark forward; it
- * never passes a row id reserved but not yet written. */
-EngineStatus EngineSetFrozen(const TableId &t, uint64_t frozen_below) noexcept;
+ * never passes a row id reserved but not yet written, so it may stop short
+ * of frozen_below: *recorded gets the watermark in force afterwards. */
+EngineStatus EngineSetFrozen(const TableId &t, uint64_t frozen_below, uint64_t *recorded = nullptr) noexcept;
 
 /* EnginePutRangeKeys writes the range keys of an existing row (backfill
  * when a table's range declaration is created). */

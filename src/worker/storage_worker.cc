@@ -124,9 +124,10 @@ set_ring_error(ChannelSlot *slot, const EngineStatus &st)
  * in one WriteBatch. Called before serving any request: a backend that saw
  * another's index entry (or its own insert) and then asks for the row finds
  * it stored. A failed row sets its slot's sticky ring error, which fails
- * that backend's next request (at the latest, its commit).
+ * that backend's next request (at the latest, its commit). True if it
+ * applied any row.
  */
-static void
+static bool
 drain_rings(void)
 {
 	uint64		seq = pg_atomic_read_u64(&ledger_channel->append_seq);
@@ -135,7 +136,7 @@ drain_rings(void)
 	size_t		n = 0;
 
 	if (seq == applied_seq)
-		return;
+		return false;
 	/* Heads are published before the sequence is bumped. */
 	pg_read_barrier();
 	if (new_tail == NULL)
@@ -198,6 +199,7 @@ drain_rings(void)
 			SetLatch(slot->ring_latch);
 	}
 	applied_seq = seq;
+	return n > 0;
 }
 
 /* serve_append appends the framed rows of a request. */
@@ -494,6 +496,48 @@ queue_read(ChannelSlot *slot)
 	return true;
 }
 
+/*
+ * end_reservations ends a committing transaction's row id reservations but
+ * the range of the table its kOpSync names, which the backend carries into
+ * its next transactions when ids are left (ChannelSlot.carry): a stream of
+ * single-row transactions then asks for ids once per block, not once per
+ * transaction.
+ */
+static void
+end_reservations(ChannelSlot *slot, uint32 index)
+{
+	bool		kept = false;
+	const ledger_am::TableId *keep = slot->table.rel != 0 ? &slot->table : nullptr;
+
+	(void) ledger_am::EngineRelease(index, keep, &kept);
+	if (kept)
+	{
+		slot->carry_table = slot->table;
+		pg_write_barrier();
+	}
+	pg_atomic_write_u32(&slot->carry, kept ? ledger_am::kCarryIdle : ledger_am::kCarryNone);
+}
+
+/*
+ * revoke_idle_carries takes back every carried range its backend has not
+ * claimed, before a frozen watermark moves (an idle backend's unused ids
+ * would hold it back) or storage is dropped (a new table may get the dropped
+ * one's relfilenode, and with it the stale range). A backend that claimed
+ * its range first keeps it: its rows may be on their way.
+ */
+static void
+revoke_idle_carries(void)
+{
+	for (uint32 i = 0; i < ledger_channel->nslots; i++)
+	{
+		ChannelSlot *slot = ledger_am::ChannelGetSlot(ledger_channel, i);
+		uint32		idle = ledger_am::kCarryIdle;
+
+		if (pg_atomic_compare_exchange_u32(&slot->carry, &idle, ledger_am::kCarryNone))
+			(void) ledger_am::EngineReleaseTable(i, slot->carry_table);
+	}
+}
+
 /* serve serves one non-sync request. */
 static void
 serve(ChannelSlot *slot)
@@ -548,10 +592,12 @@ serve(ChannelSlot *slot)
 			slot->data_len = 0;
 			break;
 		case ledger_am::kOpDropTable:
+			revoke_idle_carries();
 			st = ledger_am::EngineDropTable(slot->table);
 			slot->data_len = 0;
 			break;
 		case ledger_am::kOpDropDatabase:
+			revoke_idle_carries();
 			st = ledger_am::EngineDropDatabase((uint32) slot->arg1);
 			slot->data_len = 0;
 			break;
@@ -572,7 +618,8 @@ serve(ChannelSlot *slot)
 			slot->data_len = 0;
 			break;
 		case ledger_am::kOpSetFrozen:
-			st = ledger_am::EngineSetFrozen(slot->table, slot->arg1);
+			revoke_idle_carries();
+			st = ledger_am::EngineSetFrozen(slot->table, slot->arg1, &slot->out1);
 			slot->data_len = 0;
 			break;
 		case ledger_am::kOpPutRangeKeys:
@@ -588,10 +635,12 @@ serve(ChannelSlot *slot)
 			st = serve_range_scan(slot, data, cap);
 			break;
 		case ledger_am::kOpReserve:
+			pg_atomic_fetch_add_u64(&ledger_channel->reservations, 1);
 			st = ledger_am::EngineReserve(slot->table, slot_index(slot), slot->arg1, &slot->out1);
 			slot->data_len = 0;
 			break;
 		case ledger_am::kOpRelease:
+			pg_atomic_write_u32(&slot->carry, ledger_am::kCarryNone);
 			st = ledger_am::EngineRelease(slot_index(slot));
 			slot->ring_error = 0;
 			slot->ring_message[0] = '\0';
@@ -894,6 +943,14 @@ ledger_am_worker_main(Datum arg)
 	}
 
 	ledger_channel->worker_latch = MyLatch;
+	/* The previous incarnation's reservations are gone. Before the new
+	 * generation shows: a backend that claims a carried range reads the
+	 * generation first, so a claim that wins against this reset names the
+	 * old generation and its commit fails the generation check. */
+	for (uint32 i = 0; i < ledger_channel->nslots; i++)
+		pg_atomic_write_u32(&ledger_am::ChannelGetSlot(ledger_channel, i)->carry,
+							ledger_am::kCarryNone);
+	pg_memory_barrier();
 	pg_atomic_fetch_add_u64(&ledger_channel->generation, 1);
 	reset_stale_slots();
 	ledger_channel->restart_code = 0;
@@ -909,6 +966,7 @@ ledger_am_worker_main(Datum arg)
 	TimestampTz pass_time = 0;
 	TimestampTz *last_served = (TimestampTz *) palloc0(sizeof(TimestampTz) * nslots);
 	bool		spinning = false;
+	bool		drained;
 	bool		lazy_unsynced = false;
 	TimestampTz spin_start = 0;
 	TimestampTz stats_time = 0;
@@ -929,7 +987,7 @@ ledger_am_worker_main(Datum arg)
 		}
 
 		/* Rows waiting in rings go in at every pass, asked for or not. */
-		drain_rings();
+		drained = drain_rings();
 		for (uint32 i = 0; i < nslots; i++)
 		{
 			ChannelSlot *slot = ledger_am::ChannelGetSlot(ledger_channel, i);
@@ -967,7 +1025,7 @@ ledger_am_worker_main(Datum arg)
 			{
 				ChannelSlot *slot = ledger_am::ChannelGetSlot(ledger_channel, sync_slots[j]);
 
-				(void) ledger_am::EngineRelease(sync_slots[j]);
+				end_reservations(slot, sync_slots[j]);
 				if (slot->ring_error != 0)
 				{
 					EngineStatus rst;
@@ -1064,6 +1122,20 @@ ledger_am_worker_main(Datum arg)
 			spinning = recent <= 1 && nsync == 0;
 			spin_start = 0;
 			continue;
+		}
+
+		/*
+		 * Rows arrived unasked (a backend woke the worker with its first
+		 * row, ChannelRingAppend): for a lone client, its commit follows
+		 * within a few hundred microseconds, so poll for it as after a
+		 * request.
+		 */
+		if (drained)
+		{
+			spinning = pg_atomic_read_u32(&ledger_channel->recent_clients) <= 1;
+			spin_start = 0;
+			if (spinning)
+				continue;
 		}
 
 		/*

@@ -1011,6 +1011,40 @@ TEST_F(EngineTest, ReleaseGivesBackUnusedTopIdsAndFrozenNeverPassesAReservation)
 	EXPECT_EQ(frozen, 2u);
 }
 
+TEST_F(EngineTest, ACommitKeepsOneRangeWithIdsLeftUntilItIsReleased)
+{
+	uint64_t a, b, c;
+	bool kept = true;
+	ASSERT_TRUE(EngineReserve(kT1, 1, 4, &a).ok());
+	ASSERT_TRUE(EngineReserve(kT2, 1, 4, &b).ok());
+	ASSERT_EQ(WriteReserved(kT1, {{1, 0}}), std::vector<EngineCode>(1, EngineCode::kOk));
+	/* Kept: kT1's range (ids 1..3 left); ended: kT2's, its ids given back. */
+	ASSERT_TRUE(EngineRelease(1, &kT1, &kept).ok());
+	EXPECT_TRUE(kept);
+	EXPECT_EQ(NextId(kT2), 0u);
+	EXPECT_EQ(WriteReserved(kT2, {{1, 0}}), std::vector<EngineCode>(1, EngineCode::kKeyExists));
+	/* The next transaction writes on in the kept range; another owner's
+	 * ids come after it. */
+	ASSERT_EQ(WriteReserved(kT1, {{1, 1}}), std::vector<EngineCode>(1, EngineCode::kOk));
+	ASSERT_TRUE(EngineReserve(kT1, 2, 1, &c).ok());
+	EXPECT_EQ(c, 4u);
+	/* A watermark stops at the kept range's first unused id. */
+	ASSERT_TRUE(EngineSetFrozen(kT1, 5).ok());
+	uint64_t frozen;
+	ASSERT_TRUE(EngineGetFrozen(kT1, &frozen).ok());
+	EXPECT_EQ(frozen, 2u);
+	/* Taken back alone: owner 2's range stays. */
+	ASSERT_TRUE(EngineReleaseTable(1, kT1).ok());
+	EXPECT_EQ(WriteReserved(kT1, {{1, 2}}), std::vector<EngineCode>(1, EngineCode::kKeyExists));
+	ASSERT_EQ(WriteReserved(kT1, {{2, 4}}), std::vector<EngineCode>(1, EngineCode::kOk));
+	/* A range with no ids left is not kept. */
+	ASSERT_TRUE(EngineRelease(2, &kT1, &kept).ok());
+	EXPECT_FALSE(kept);
+	ASSERT_TRUE(EngineSetFrozen(kT1, 5).ok());
+	ASSERT_TRUE(EngineGetFrozen(kT1, &frozen).ok());
+	EXPECT_EQ(frozen, 5u);
+}
+
 TEST_F(EngineTest, ListDatabasesFindsEveryKeySpace)
 {
 	/* Rows in db 5 (two tablespaces), only a reservation in db 9, range keys in db 7. */
