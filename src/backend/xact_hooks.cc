@@ -89,6 +89,7 @@ static int	nlocal_ranges = 0;
 static int	next_evict = 0;
 static int	last_range = -1;		/* the range reserved from last */
 static bool xact_reserved = false;	/* this transaction took row ids */
+static bool carry_asked = false;	/* its commit asked to keep a range */
 static uint64 reserve_generation = 0;
 
 /* check_generation fails the transaction if the worker restarted since it
@@ -209,10 +210,8 @@ forget_ranges(void)
 
 /* carry_table names the table whose range a committing transaction asks
  * the worker to keep: the one it reserved from last, if ids are left, at
- * most kMaxCarryBlock (none: {0, 0, 0}). Larger remainders (a bulk load's)
- * are given back as before, so ids stay dense. */
-static bool carry_asked = false;
-
+ * most kMaxCarryBlock (none: {0, 0, 0}); carry_asked tells. Larger
+ * remainders (a bulk load's) are given back as before, so ids stay dense. */
 static ledger_am::TableId
 carry_table(void)
 {

@@ -606,6 +606,7 @@ serve(ChannelSlot *slot)
 			slot->data_len = 0;
 			break;
 		case ledger_am::kOpSetNextRowId:
+			revoke_idle_carries();	/* no carried id below the new counter */
 			st = ledger_am::EngineSetNextRowId(slot->table, slot->arg1);
 			slot->data_len = 0;
 			break;
@@ -635,6 +636,11 @@ serve(ChannelSlot *slot)
 			st = serve_range_scan(slot, data, cap);
 			break;
 		case ledger_am::kOpReserve:
+			/* A carried range the transaction did not claim is not carried
+			 * any more: revoke_idle_carries must not end the reservation
+			 * this request may replace it with (same table), and the range
+			 * ends with the transaction's others at its commit. */
+			pg_atomic_write_u32(&slot->carry, ledger_am::kCarryNone);
 			pg_atomic_fetch_add_u64(&ledger_channel->reservations, 1);
 			st = ledger_am::EngineReserve(slot->table, slot_index(slot), slot->arg1, &slot->out1);
 			slot->data_len = 0;
