@@ -725,9 +725,10 @@ EngineOpen(const EngineOptions &options) noexcept
 		 * (see the trivial moves below), and a lookup reaches the one file
 		 * whose key range holds its row id; the filter could only confirm
 		 * it, at the price of a filter block lookup and probe per key per
-		 * file. Measured on a 1M-row bench cluster (docs/architecture.md):
-		 * 4-client point lookups +9-23%, 10k-event windows (btree fetches)
-		 * +7-30%. Files written with a filter keep it, unread.
+		 * file. Measured on two 1M-row bench clusters (docs/architecture.md):
+		 * 4-client point lookups +2-23%, 10k-event windows (btree fetches)
+		 * +5-30%, 30-day windows unchanged. Files written with a filter
+		 * keep it, unread.
 		 */
 		rows_table.filter_policy.reset();
 		rows_table.data_block_index_type = rocksdb::BlockBasedTableOptions::kDataBlockBinaryAndHash;
