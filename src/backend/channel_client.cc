@@ -58,6 +58,20 @@ worker_running(void)
 
 static void report_status(EngineCode code, const char *message, const char *context);
 
+/* report_recorded reports a failure the worker recorded in shared memory
+ * (its code, then its message; 0: none), if there is one. */
+static void
+report_recorded(int32 code, const char *recorded, const char *context)
+{
+	char		message[200];
+
+	if (code == 0)
+		return;
+	pg_read_barrier();
+	strlcpy(message, recorded, sizeof(message));
+	report_status(static_cast<EngineCode>(code), message, context);
+}
+
 /* report_worker_down raises the error every caller gets without a worker:
  * why the last one could not open the storage if it could not (a full disk
  * is then disk_full, 53100); else, if the last one gave up after a failed
@@ -72,24 +86,10 @@ report_worker_down(void)
 				 errmsg("ledger_am is not loaded via shared_preload_libraries"),
 				 errhint("Add 'ledger_am' to shared_preload_libraries in postgresql.conf "
 						 "and restart the server.")));
-	if (ledger_channel->start_code != 0)
-	{
-		char		message[sizeof(ledger_channel->start_message)];
-		EngineCode	code = static_cast<EngineCode>(ledger_channel->start_code);
-
-		pg_read_barrier();
-		strlcpy(message, ledger_channel->start_message, sizeof(message));
-		report_status(code, message, "starting the storage worker");
-	}
-	if (ledger_channel->restart_code != 0)
-	{
-		char		message[sizeof(ledger_channel->restart_message)];
-		EngineCode	code = static_cast<EngineCode>(ledger_channel->restart_code);
-
-		pg_read_barrier();
-		strlcpy(message, ledger_channel->restart_message, sizeof(message));
-		report_status(code, message, "writing rows (the storage worker restarts after a failed write)");
-	}
+	report_recorded(ledger_channel->start_code, ledger_channel->start_message,
+					"starting the storage worker");
+	report_recorded(ledger_channel->restart_code, ledger_channel->restart_message,
+					"writing rows (the storage worker restarts after a failed write)");
 	ereport(ERROR,
 			(errcode(ERRCODE_CONNECTION_FAILURE),
 			 errmsg("ledger_am storage worker is not running"),
