@@ -1028,9 +1028,10 @@ TEST_F(EngineTest, ACommitKeepsOneRangeWithIdsLeftUntilItIsReleased)
 	ASSERT_EQ(WriteReserved(kT1, {{1, 1}}), std::vector<EngineCode>(1, EngineCode::kOk));
 	ASSERT_TRUE(EngineReserve(kT1, 2, 1, &c).ok());
 	EXPECT_EQ(c, 4u);
-	/* A watermark stops at the kept range's first unused id. */
-	ASSERT_TRUE(EngineSetFrozen(kT1, 5).ok());
-	uint64_t frozen;
+	/* A watermark stops at the kept range's first unused id, and says so. */
+	uint64_t frozen, recorded = 0;
+	ASSERT_TRUE(EngineSetFrozen(kT1, 5, &recorded).ok());
+	EXPECT_EQ(recorded, 2u);
 	ASSERT_TRUE(EngineGetFrozen(kT1, &frozen).ok());
 	EXPECT_EQ(frozen, 2u);
 	/* Taken back alone: owner 2's range stays. */
@@ -1040,7 +1041,8 @@ TEST_F(EngineTest, ACommitKeepsOneRangeWithIdsLeftUntilItIsReleased)
 	/* A range with no ids left is not kept. */
 	ASSERT_TRUE(EngineRelease(2, &kT1, &kept).ok());
 	EXPECT_FALSE(kept);
-	ASSERT_TRUE(EngineSetFrozen(kT1, 5).ok());
+	ASSERT_TRUE(EngineSetFrozen(kT1, 5, &recorded).ok());
+	EXPECT_EQ(recorded, 5u);
 	ASSERT_TRUE(EngineGetFrozen(kT1, &frozen).ok());
 	EXPECT_EQ(frozen, 5u);
 }
