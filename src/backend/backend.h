@@ -118,6 +118,9 @@ extern bool RowIsLiveForIndexBuild(const ledger_am::RowHeader &hdr);
 /* RowXminAborted tells whether the inserting transaction is known aborted. */
 extern bool RowXminAborted(const ledger_am::RowHeader &hdr);
 
+/* RowXid returns the 32-bit xid of a row's FullTransactionId xmin. */
+extern TransactionId RowXid(const ledger_am::RowHeader &hdr);
+
 /* ---- row_form.cc: slot <-> stored value ---- */
 
 /* RowValueSize returns the stored size of the slot's row, building the

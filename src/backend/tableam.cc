@@ -202,9 +202,7 @@ check_conflict_out(Relation rel, const RowHeader &hdr, Snapshot snapshot)
 {
 	if (snapshot->snapshot_type == SNAPSHOT_MVCC && IsolationIsSerializable() &&
 		!RowXminAborted(hdr))
-		CheckForSerializableConflictOut(rel,
-										XidFromFullTransactionId(FullTransactionIdFromU64(hdr.xmin)),
-										snapshot);
+		CheckForSerializableConflictOut(rel, RowXid(hdr), snapshot);
 }
 
 /* ------------------------------------------------------------------------
@@ -993,7 +991,7 @@ fetch_ahead(LedgerIndexFetchData *f, uint64 row_id, ItemPointer tid, Snapshot sn
 	LedgerStoreMinimalTuple(mtup, slot, true);
 	slot->tts_tableOid = RelationGetRelid(rel);
 	slot->tts_tid = *tid;
-	PredicateLockTID(rel, tid, snapshot, XidFromFullTransactionId(FullTransactionIdFromU64(hdr.xmin)));
+	PredicateLockTID(rel, tid, snapshot, RowXid(hdr));
 	return true;
 }
 
@@ -1067,8 +1065,7 @@ fetch_visible(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTableSlot *
 	slot->tts_tableOid = RelationGetRelid(rel);
 	slot->tts_tid = *tid;
 	if (IsMVCCSnapshot(snapshot))
-		PredicateLockTID(rel, tid, snapshot,
-						 XidFromFullTransactionId(FullTransactionIdFromU64(hdr.xmin)));
+		PredicateLockTID(rel, tid, snapshot, RowXid(hdr));
 	return true;
 }
 
@@ -1564,15 +1561,6 @@ vacuum_indexes(Relation rel, DeadRows *dead, BufferAccessStrategy bstrategy)
 }
 
 /*
- * ledger_am_relation_vacuum: rows are never updated, so VACUUM has two jobs.
- * It removes rows of aborted (or crashed) transactions, with their index
- * entries, and it moves the table's frozen watermark: the row id below which
- * every row is committed and visible to every snapshot. Rows are appended in
- * id order, so each VACUUM only reads the rows added since the last one. The
- * watermark (synced) lets relfrozenxid advance, so pg_xact can be truncated:
- * rows below it are never looked up in pg_xact again.
- */
-/*
  * oldest_xmin_among returns the oldest normal xmin of the rows with ids in
  * [from, to) (rows of aborted transactions aside), or bound if it is older:
  * what relfrozenxid may not pass while those rows lie above the watermark.
@@ -1595,7 +1583,7 @@ oldest_xmin_among(Relation rel, uint64 from, uint64 to, TransactionId bound)
 		TransactionId xmin;
 
 		decode_header(rel, row_id, value, len, &hdr);
-		xmin = XidFromFullTransactionId(FullTransactionIdFromU64(hdr.xmin));
+		xmin = RowXid(hdr);
 		if (TransactionIdIsNormal(xmin) && !RowXminAborted(hdr) &&
 			TransactionIdPrecedes(xmin, bound))
 			bound = xmin;
@@ -1604,6 +1592,15 @@ oldest_xmin_among(Relation rel, uint64 from, uint64 to, TransactionId bound)
 	return bound;
 }
 
+/*
+ * ledger_am_relation_vacuum: rows are never updated, so VACUUM has two jobs.
+ * It removes rows of aborted (or crashed) transactions, with their index
+ * entries, and it moves the table's frozen watermark: the row id below which
+ * every row is committed and visible to every snapshot. Rows are appended in
+ * id order, so each VACUUM only reads the rows added since the last one. The
+ * watermark (synced) lets relfrozenxid advance, so pg_xact can be truncated:
+ * rows below it are never looked up in pg_xact again.
+ */
 static void
 ledger_am_relation_vacuum(Relation rel, struct VacuumParams *params, BufferAccessStrategy bstrategy)
 {
@@ -1651,7 +1648,7 @@ ledger_am_relation_vacuum(Relation rel, struct VacuumParams *params, BufferAcces
 
 		vacuum_delay_point();
 		decode_header(rel, row_id, value, len, &hdr);
-		xmin = XidFromFullTransactionId(FullTransactionIdFromU64(hdr.xmin));
+		xmin = RowXid(hdr);
 		if (TransactionIdIsNormal(xmin) && RowXminAborted(hdr))
 		{
 			ChannelSimpleCall(ledger_am::kOpDeleteRow, table, row_id, hdr.xmin, NULL, NULL,
@@ -1764,7 +1761,7 @@ ledger_am_scan_analyze_next_tuple(TableScanDesc sscan, TransactionId OldestXmin,
 			continue;
 		/* Like heap: other transactions' in-progress inserts are not counted. */
 		{
-			TransactionId xmin = XidFromFullTransactionId(FullTransactionIdFromU64(hdr.xmin));
+			TransactionId xmin = RowXid(hdr);
 
 			if (TransactionIdIsNormal(xmin) && !TransactionIdIsCurrentTransactionId(xmin) &&
 				TransactionIdIsInProgress(xmin))

@@ -14,9 +14,9 @@ extern "C" {
 #include "utils/snapmgr.h"
 }
 
-/* row_xid returns the 32-bit xid of a row's FullTransactionId xmin. */
-static TransactionId
-row_xid(const ledger_am::RowHeader &hdr)
+/* RowXid returns the 32-bit xid of a row's FullTransactionId xmin. */
+TransactionId
+RowXid(const ledger_am::RowHeader &hdr)
 {
 	return XidFromFullTransactionId(FullTransactionIdFromU64(hdr.xmin));
 }
@@ -52,7 +52,7 @@ visible_dirty(TransactionId xmin, Snapshot snapshot)
 bool
 RowIsVisible(const ledger_am::RowHeader &hdr, Snapshot snapshot)
 {
-	TransactionId xmin = row_xid(hdr);
+	TransactionId xmin = RowXid(hdr);
 
 	if (!TransactionIdIsNormal(xmin))
 		return xmin == FrozenTransactionId || xmin == BootstrapTransactionId;
@@ -105,7 +105,7 @@ RowIsVisibleAt(uint64 row_id, uint64 frozen_below, const ledger_am::RowHeader &h
 bool
 RowIsLiveForIndexBuild(const ledger_am::RowHeader &hdr)
 {
-	TransactionId xmin = row_xid(hdr);
+	TransactionId xmin = RowXid(hdr);
 
 	if (!TransactionIdIsNormal(xmin))
 		return true;
@@ -119,7 +119,7 @@ RowIsLiveForIndexBuild(const ledger_am::RowHeader &hdr)
 bool
 RowXminAborted(const ledger_am::RowHeader &hdr)
 {
-	TransactionId xmin = row_xid(hdr);
+	TransactionId xmin = RowXid(hdr);
 
 	if (!TransactionIdIsNormal(xmin))
 		return false;

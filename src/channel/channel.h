@@ -171,11 +171,12 @@ struct ChannelSlot
 	/* data buffer follows (buffer_size bytes), then the ring (ring_size bytes) */
 };
 
-/* A record in an append ring: header, row value, key blob (8-aligned). */
+/* ChannelSlot.carry: no carried range, one kept and not claimed, claimed. */
 constexpr uint32 kCarryNone = 0;
 constexpr uint32 kCarryIdle = 1;
 constexpr uint32 kCarryClaimed = 2;
 
+/* A record in an append ring: header, row value, key blob (8-aligned). */
 struct RingRecord
 {
 	uint32		total_len;		/* whole record, 8-aligned */
