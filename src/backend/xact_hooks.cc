@@ -105,6 +105,16 @@ check_generation(void)
 				 errhint("Retry the transaction.")));
 }
 
+/* note_reserved records that this transaction took row ids, and the worker
+ * generation they came from if they are its first. */
+static void
+note_reserved(uint64 generation)
+{
+	if (!xact_reserved)
+		reserve_generation = generation;
+	xact_reserved = true;
+}
+
 /*
  * reserve_ids returns the first of n consecutive row ids of table t reserved
  * to this transaction: from the local block when it has n left, else from a
@@ -131,11 +141,7 @@ reserve_ids(const ledger_am::TableId &t, uint64 n, uint64 cap)
 
 		r->carried = false;
 		if (ChannelClaimCarry(t))
-		{
-			if (!xact_reserved)
-				reserve_generation = generation;
-			xact_reserved = true;
-		}
+			note_reserved(generation);
 		else
 			r->next = r->end;	/* taken back by the worker */
 	}
@@ -149,9 +155,7 @@ reserve_ids(const ledger_am::TableId &t, uint64 n, uint64 cap)
 	if (r != NULL)
 		want = Max(n, Min(r->last_size * 4, cap));
 	ChannelSimpleCall(ledger_am::kOpReserve, t, want, 0, &first, NULL, "reserving row ids");
-	if (!xact_reserved)
-		reserve_generation = ChannelGeneration();
-	xact_reserved = true;
+	note_reserved(ChannelGeneration());
 	if (r == NULL)
 	{
 		if (nlocal_ranges < kMaxLocalRanges)
