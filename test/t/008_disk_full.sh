@@ -17,9 +17,10 @@
 #      space left on device") and come before more raw data than the whole
 #      volume holds was inserted (DF_MAX_BATCHES, DF_SIZE_MB / 2 batches):
 #      RocksDB keeps taking rows for a while, as its WAL file was fallocated
-#      ahead (1.1 x write_buffer_size) and each flush turns ~1.2 kB of WAL
-#      per row into ~0.3 kB of SST and deletes the WAL (measured: the first
-#      failure after 10, 30+ and 47 batches); no server
+#      ahead (1.1 x write_buffer_size; the test sets 16 MB) and each flush
+#      turns ~1.2 kB of WAL per row into ~0.3 kB of SST and deletes the WAL
+#      (measured with 16 MB: the first failure after 4 batches, each of 4
+#      runs; with the default 64 MB it varied from 10 to 47); no server
 #      process may crash (a crash-restart would kill every session, and with
 #      the disk still full the restarted cluster cannot even accept
 #      connections);
@@ -130,6 +131,14 @@ min_wal_size = 32MB
 checkpoint_timeout = 30s
 autovacuum = off
 log_min_messages = warning
+# RocksDB preallocates each WAL file in blocks of 1.1x the write buffer
+# (fallocate), so at the default 64 MB two WAL files held up to ~210 MB of
+# the 300 MB volume for ~75 MB of rows, and step 2 ran out of room or not
+# depending on when the memtable switched. A 16 MB buffer keeps that under
+# 40 MB. The checksum's sort must not need temporary files either: with the
+# volume nearly full a 4 MB work_mem spilled and failed with ENOSPC.
+ledger_am.write_buffer_mb = 16
+work_mem = 64MB
 CONF
   out=$(cluster_start "$DIR" 2>&1)
 fi
