@@ -821,7 +821,7 @@ read_ahead(LedgerIndexFetchData *f, uint64 from)
 	slot = ChannelScanRequest(f->table, from, to, false, false);
 	if (f->window == 1)
 	{
-		/* One row: a point read (bloom filters) beats an iterator's seek. */
+		/* One row: a point read (one file, one block) beats an iterator's seek. */
 		EngineCode	code = ChannelCall(slot, ledger_am::kOpGet, "fetching a row");
 
 		f->chunk_len = code == EngineCode::kNotFound ? 0 : slot->data_len;
