@@ -27,7 +27,7 @@ PG_MODULE_MAGIC;
 void _PG_init(void);
 }
 
-int			ledger_compression = LEDGER_COMPRESSION_ZSTD;
+int			ledger_compression = LEDGER_COMPRESSION_LZ4;
 int			ledger_row_compression = LEDGER_COMPRESSION_ZSTD;
 int			ledger_channel_buffer_kb = 256;
 int			ledger_append_ring_kb = 256;
@@ -147,9 +147,9 @@ static void
 define_gucs(void)
 {
 	DefineCustomEnumVariable("ledger_am.compression",
-							 "Compression of ledger_am's key files: range keys and reservations (zstd, lz4 or none).",
+							 "Compression of ledger_am's key files: range keys and reservations (lz4, zstd or none).",
 							 "Rows follow ledger_am.row_compression.",
-							 &ledger_compression, LEDGER_COMPRESSION_ZSTD, compression_options,
+							 &ledger_compression, LEDGER_COMPRESSION_LZ4, compression_options,
 							 PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomEnumVariable("ledger_am.row_compression",
 							 "Compression of ledger_am's stored rows (zstd, zstd_row, lz4hc, lz4 or none).",
