@@ -23,6 +23,7 @@ OBJS = \
 	src/worker/read_pool.o \
 	src/worker/rocks_logger.o \
 	src/worker/row_dictionary.o \
+	src/worker/wal_files.o \
 	src/worker/engine.o
 
 # pg_regress suites, listed explicitly (test/check_schedules.sh fails on a

@@ -25,6 +25,7 @@
 #include "worker/engine.h"
 #include "worker/rocks_logger.h"
 #include "worker/row_dictionary.h"
+#include "worker/wal_files.h"
 
 #include <algorithm>
 #include <atomic>
@@ -668,6 +669,7 @@ EngineOpen(const EngineOptions &options) noexcept
 
 		/* DB-wide options, and the rows' column family (the default one). */
 		rocksdb::Options ro;
+		ro.env = WalPreallocatingEnv();
 		ro.create_if_missing = true;
 		ro.write_buffer_size = static_cast<size_t>(options.write_buffer_bytes);
 		ro.memtable_insert_with_hint_prefix_extractor = std::make_shared<InsertRunPrefix>();
