@@ -1138,7 +1138,7 @@ ledger_am_worker_main(Datum arg)
 		 */
 		if (drained)
 		{
-			spinning = pg_atomic_read_u32(&ledger_channel->recent_clients) <= 1;
+			spinning = ledger_am::LoneClient(ledger_channel);
 			spin_start = 0;
 			if (spinning)
 				continue;
