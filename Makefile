@@ -19,6 +19,7 @@ OBJS = \
 	src/backend/range_index.o \
 	src/backend/range_scan.o \
 	src/worker/storage_worker.o \
+	src/worker/rows_wal.o \
 	src/worker/sync_thread.o \
 	src/worker/read_pool.o \
 	src/worker/rocks_logger.o \

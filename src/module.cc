@@ -37,6 +37,7 @@ int			ledger_lend_min_us = 300;
 int			ledger_block_cache_policy = LEDGER_CACHE_CLOCK;
 int			ledger_write_buffer_mb = 64;
 bool		ledger_debug_crash_before_commit_record = false;
+bool		ledger_debug_logged_rows_skip_wal = false;
 bool		ledger_storage_from_backup = false;
 
 ledger_am::ChannelControl *ledger_channel = NULL;
@@ -204,6 +205,13 @@ define_gucs(void)
 							 "transaction's rows are durable, before its commit record.",
 							 NULL, &ledger_debug_crash_before_commit_record, false,
 							 PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
+	DefineCustomBoolVariable("ledger_am.debug_logged_rows_skip_wal",
+							 "Crash tests only: row batches logged in Postgres' WAL bypass RocksDB's WAL.",
+							 "A kill -9 then loses every row batch not yet flushed to a RocksDB file, "
+							 "as an OS crash loses unsynced ones, and the storage worker must replay "
+							 "them from Postgres' WAL. Unsafe with VACUUM of aborted rows.",
+							 &ledger_debug_logged_rows_skip_wal, false,
+							 PGC_POSTMASTER, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 	DefineCustomBoolVariable("ledger_am.enable_range_scan",
 							 "Enables the planner's use of ledger_am account and time range scans.",
 							 NULL, &ledger_enable_range_scan, true,

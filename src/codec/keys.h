@@ -9,6 +9,8 @@
  * Key spaces (first byte):
  *   0x00 'm' <table>          row id reservation (u64 BE)
  *   0x00 'f' <table>          frozen watermark (u64 BE row id)
+ *   0x00 'w'                  end LSN of the last row batch logged in
+ *                             Postgres' WAL and written here (u64 BE)
  *   0x01 <table> <row id>     a row
  * where <table> = tablespace oid, database oid, relfilenode (u32 BE each).
  * 0x02 and 0x03 are reserved for account and time range keys.
@@ -58,6 +60,8 @@ constexpr uint8_t kMetaFrozen = 'f';
 /* A table's trained row dictionary (worker/row_dictionary.h). */
 constexpr uint8_t kMetaDictionary = 'd';
 constexpr uint8_t kMetaKinds[] = {kMetaDictionary, kMetaFrozen, kMetaReservation};
+/* The instance-wide log mark (worker/rows_wal.h); not a per-table kind. */
+constexpr uint8_t kMetaLogMark = 'w';
 constexpr size_t kTablePrefixLen = 1 + 12;
 constexpr size_t kRowKeyLen = kTablePrefixLen + 8;
 
@@ -217,6 +221,13 @@ inline std::string
 FrozenKey(const TableId &t)
 {
 	return MetaKey(kMetaFrozen, t);
+}
+
+/* LogMarkKey returns the key of the instance's log mark. */
+inline std::string
+LogMarkKey()
+{
+	return std::string{static_cast<char>(kMetaSpace), static_cast<char>(kMetaLogMark)};
 }
 
 /* DictionaryKey returns the metadata key holding a table's row dictionary. */

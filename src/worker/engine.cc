@@ -211,6 +211,13 @@ char g_write_failed_message[sizeof(EngineStatus::message)];
  * for microseconds; a sync for one fsync. */
 std::mutex g_write_mu;
 
+/* The log mark of the last batch written with a BatchLog, and that of the
+ * last one an EngineSync made durable (both under g_write_mu when set). */
+std::atomic<uint64_t> g_written_mark{0};
+std::atomic<uint64_t> g_durable_mark{0};
+/* EngineOptions.logged_rows_skip_wal of the open instance. */
+bool g_logged_rows_skip_wal = false;
+
 /* NoteWriteError records a failed write or WAL sync (see g_write_failed). */
 void
 NoteWriteError(const rocksdb::Status &s)
@@ -686,6 +693,10 @@ EngineOpen(const EngineOptions &options) noexcept
 		 * regular flush. Point-in-time recovery goes on past the torn record
 		 * of the failed write because the next WAL continues its sequence. */
 		ro.avoid_flush_during_recovery = true;
+		/* Tests only (EngineOptions.logged_rows_skip_wal): the log mark
+		 * (keys) must never reach a file ahead of its rows. */
+		g_logged_rows_skip_wal = options.logged_rows_skip_wal;
+		ro.atomic_flush = options.logged_rows_skip_wal;
 
 		rocksdb::BlockBasedTableOptions table;
 		g_block_cache = NewBlockCache(options);
@@ -1040,7 +1051,8 @@ EngineReserve(const TableId &t, uint32_t owner, uint64_t n, uint64_t *first) noe
 
 /* EngineWriteReserved writes rows at their owners' reserved ids. */
 EngineStatus
-EngineWriteReserved(const ReservedRow *rows, size_t n, EngineStatus *row_status) noexcept
+EngineWriteReserved(const ReservedRow *rows, size_t n, EngineStatus *row_status,
+					const BatchLog *log) noexcept
 {
 	try
 	{
@@ -1085,9 +1097,42 @@ EngineWriteReserved(const ReservedRow *rows, size_t n, EngineStatus *row_status)
 		}
 		if (batch.Count() == 0)
 			return OkStatus();
+		uint64_t	mark = 0;
+		EngineStatus written = OkStatus();
+		if (log != nullptr)
+		{
+			/* Logged as RocksDB serializes it; the mark is not part of the
+			 * record (its LSN is only known once logged). */
+			if (!log->log(log->arg, batch.Data().data(), batch.GetDataSize(), &mark, &written))
+			{
+				for (size_t i = 0; i < n; i++)
+					if (row_status[i].ok())
+						row_status[i] = written;
+				return written;
+			}
+			char		v[8];
+			PutU64BE(v, mark);
+			rocksdb::Status s = batch.Put(KeysCf(), LogMarkKey(), rocksdb::Slice(v, 8));
+			if (!s.ok())
+				written = FromRocks(s);
+		}
 		rocksdb::WriteOptions wo;
 		wo.sync = false;
-		EngineStatus written = FromWrite(LockedWrite(wo, &batch));
+		wo.disableWAL = log != nullptr && g_logged_rows_skip_wal;
+		if (written.ok())
+		{
+			std::lock_guard<std::mutex> lock(g_write_mu);
+			if (g_write_failed.load())
+				written = FromRocks(RefusedWrite());
+			else
+			{
+				rocksdb::Status s = g_db->Write(wo, &batch);
+				NoteWriteError(s);
+				written = FromRocks(s);
+				if (s.ok() && mark != 0)
+					g_written_mark.store(mark);
+			}
+		}
 		if (!written.ok())
 			for (size_t i = 0; i < n; i++)
 				if (row_status[i].ok())
@@ -1225,9 +1270,115 @@ EngineSync() noexcept
 		std::lock_guard<std::mutex> lock(g_write_mu);
 		if (g_write_failed.load())
 			return FromRocks(RefusedWrite());
+		uint64_t	mark = g_written_mark.load();
 		rocksdb::Status s = g_db->FlushWAL(true);
 		NoteWriteError(s);
+		if (s.ok())
+			g_durable_mark.store(mark);
 		return FromRocks(s);
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
+/* EngineDurableLogMark: see engine.h. */
+uint64_t
+EngineDurableLogMark() noexcept
+{
+	return g_durable_mark.load();
+}
+
+/* EngineReplayBatch writes a logged batch again, with its mark. */
+EngineStatus
+EngineReplayBatch(const char *data, size_t len, uint64_t lsn) noexcept
+{
+	try
+	{
+		if (g_db == nullptr)
+			return NotOpen();
+		/* The header alone is 12 bytes (sequence, count); Write() checks
+		 * the rest and refuses a malformed batch as corruption. */
+		if (len < 12)
+			return MakeStatus(EngineCode::kCorruption, "a logged row batch is too short");
+		rocksdb::WriteBatch batch(std::string(data, len));
+		char		v[8];
+		PutU64BE(v, lsn);
+		rocksdb::Status s = batch.Put(KeysCf(), LogMarkKey(), rocksdb::Slice(v, 8));
+		if (!s.ok())
+			return FromRocks(s);
+		rocksdb::WriteOptions wo;
+		wo.disableWAL = g_logged_rows_skip_wal;
+		s = LockedWrite(wo, &batch);
+		if (s.ok())
+			g_written_mark.store(lsn);
+		return FromWrite(s);
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
+/* EngineLogMark reads the log mark. */
+EngineStatus
+EngineLogMark(uint64_t *lsn) noexcept
+{
+	try
+	{
+		*lsn = 0;
+		if (g_db == nullptr)
+			return NotOpen();
+		std::string v;
+		rocksdb::Status s = g_db->Get(rocksdb::ReadOptions(), KeysCf(), LogMarkKey(), &v);
+		if (s.IsNotFound())
+			return OkStatus();
+		if (!s.ok())
+			return FromRocks(s);
+		if (v.size() != 8)
+			return MakeStatus(EngineCode::kCorruption, "the log mark is not 8 bytes");
+		*lsn = GetU64BE(v.data());
+		return OkStatus();
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
+/* EngineSetLogMark sets (or with 0 removes) the log mark, synced. */
+EngineStatus
+EngineSetLogMark(uint64_t lsn) noexcept
+{
+	try
+	{
+		if (g_db == nullptr)
+			return NotOpen();
+		/* Logged rows that bypassed the WAL (tests) become durable only
+		 * in files: flush them before the mark can move past them. */
+		if (g_logged_rows_skip_wal)
+		{
+			rocksdb::Status f = g_db->Flush(rocksdb::FlushOptions(), {RowsCf(), KeysCf()});
+			if (!f.ok())
+				return FromWrite(f);
+		}
+		rocksdb::WriteBatch batch;
+		char		v[8];
+		PutU64BE(v, lsn);
+		rocksdb::Status s = lsn == 0 ? batch.Delete(KeysCf(), LogMarkKey())
+			: batch.Put(KeysCf(), LogMarkKey(), rocksdb::Slice(v, 8));
+		if (!s.ok())
+			return FromRocks(s);
+		rocksdb::WriteOptions wo;
+		wo.sync = true;
+		s = LockedWrite(wo, &batch);
+		if (s.ok())
+		{
+			g_written_mark.store(lsn);
+			g_durable_mark.store(lsn);
+		}
+		return FromWrite(s);
 	}
 	catch (...)
 	{

@@ -65,6 +65,10 @@ struct EngineOptions
 	uint64_t write_buffer_bytes;
 	uint64_t row_id_reserve_step; /* row ids reserved (durably) ahead of use */
 	size_t row_dictionary_sample_bytes; /* zstd_row: rows sampled per table before training */
+	/* Tests only: logged row batches (BatchLog) bypass RocksDB's WAL, with
+	 * atomic flushes, so that a kill -9 loses every unflushed one, as an
+	 * OS crash loses unsynced ones; recovery must then replay them. */
+	bool		logged_rows_skip_wal = false;
 };
 
 /* EngineDefaultOptions returns the options used unless the caller overrides them. */
@@ -117,7 +121,38 @@ struct ReservedRow
  * overwritten); others are refused (kKeyExists) in row_status, not written.
  * row_status (n entries) gets each row's outcome; the return value is the
  * outcome of the batch write, which also applies to every accepted row. */
-EngineStatus EngineWriteReserved(const ReservedRow *rows, size_t n, EngineStatus *row_status) noexcept;
+EngineStatus EngineWriteReserved(const ReservedRow *rows, size_t n, EngineStatus *row_status,
+								 const struct BatchLog *log = nullptr) noexcept;
+
+/*
+ * Rows in Postgres' WAL (worker/rows_wal.h). With a BatchLog, a batch of
+ * reserved rows is handed to log() as RocksDB's own serialized WriteBatch
+ * before it is written; log() returns the end LSN of the record that holds
+ * it, and the batch is written with the log mark (LogMarkKey) set to that
+ * LSN, atomically. If log() fails, nothing is written and every row gets
+ * its failure. log() runs on the calling thread, inside this call.
+ */
+struct BatchLog
+{
+	bool		(*log)(void *arg, const char *data, size_t len, uint64_t *lsn, EngineStatus *failure);
+	void	   *arg;
+};
+
+/* EngineReplayBatch writes a logged batch (the bytes log() was given) again
+ * and sets the log mark to lsn, in one write. Writing a batch twice stores
+ * the same keys and values. */
+EngineStatus EngineReplayBatch(const char *data, size_t len, uint64_t lsn) noexcept;
+
+/* EngineLogMark reads the log mark: 0 if none. */
+EngineStatus EngineLogMark(uint64_t *lsn) noexcept;
+
+/* EngineSetLogMark sets the log mark (0 removes it), synced with everything
+ * written before. */
+EngineStatus EngineSetLogMark(uint64_t lsn) noexcept;
+
+/* EngineDurableLogMark is the log mark as of the last completed EngineSync:
+ * every batch logged up to it is durable in RocksDB (0: none yet). */
+uint64_t EngineDurableLogMark() noexcept;
 
 /* EngineRelease ends owner's reservations; ids it did not use are given
  * back when no later reservation followed. With keep, owner's range of that

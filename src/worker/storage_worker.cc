@@ -43,6 +43,7 @@ extern "C" {
 #include "worker/bulk_scans.h"
 #include "worker/engine.h"
 #include "worker/read_pool.h"
+#include "worker/rows_wal.h"
 #include "worker/sync_thread.h"
 
 using ledger_am::ChannelSlot;
@@ -75,8 +76,19 @@ complete(ChannelSlot *slot)
  */
 static uint32 *slot_batches = NULL;
 
+/*
+ * Whether a slot's transaction wrote, since its last sync or release,
+ * anything that was not logged in Postgres' WAL (rows_wal.h): rows too big
+ * for the ring, range key backfills, deletes. Its commit then syncs
+ * RocksDB's WAL; a commit of logged rows alone does not need to.
+ */
+static bool *slot_unlogged = NULL;
+
 /* Whether the group-commit thread runs (else syncs happen in the loop). */
 static bool sync_thread = false;
+
+/* Whether rows are logged in Postgres' WAL (rows_wal.h). */
+static bool rows_wal = false;
 
 /* Rings drained so far: the append_seq value read before the last drain. */
 static uint64 applied_seq = 0;
@@ -181,7 +193,7 @@ drain_rings(void)
 		for (size_t j = 0; j < n; j++)
 			if (drain_slot[j] != last)
 				slot_batches[last = drain_slot[j]]++;
-		(void) ledger_am::EngineWriteReserved(drain_rows, n, drain_status);
+		(void) ledger_am::EngineWriteReserved(drain_rows, n, drain_status, ledger_am::RowsWalLogger());
 		for (size_t j = 0; j < n; j++)
 			if (!drain_status[j].ok())
 				set_ring_error(ledger_am::ChannelGetSlot(ledger_channel, drain_slot[j]), drain_status[j]);
@@ -560,9 +572,15 @@ serve(ChannelSlot *slot)
 	/* Reads and reservations write no batch; a release ends the count;
 	 * any other request writes (at least) one batch. */
 	if (slot->op == ledger_am::kOpRelease)
+	{
 		slot_batches[slot_index(slot)] = 0;
+		slot_unlogged[slot_index(slot)] = false;
+	}
 	else if (!ledger_am::OpIsRead(slot->op) && slot->op != ledger_am::kOpReserve)
+	{
 		slot_batches[slot_index(slot)]++;
+		slot_unlogged[slot_index(slot)] = true;
+	}
 	switch (slot->op)
 	{
 		case ledger_am::kOpPing:
@@ -694,6 +712,9 @@ worker_exit(int code, Datum arg)
 		pg_atomic_write_u32(&ledger_channel->worker_pid, 0);
 	ledger_am::ReadPoolStop();
 	ledger_am::SyncThreadStop();
+	/* A clean stop: nothing logged needs replaying at the next start. */
+	if (shutdown_requested && !ledger_am::EngineWriteFailed())
+		ledger_am::RowsWalStop();
 	ledger_am::EngineClose();
 }
 
@@ -820,6 +841,7 @@ open_engine(void)
 	opts.cache_policy = ledger_block_cache_policy == LEDGER_CACHE_LRU ? ledger_am::CachePolicy::kLru
 		: ledger_am::CachePolicy::kClock;
 	opts.write_buffer_bytes = (uint64) ledger_write_buffer_mb * 1024 * 1024;
+	opts.logged_rows_skip_wal = ledger_debug_logged_rows_skip_wal;
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -931,9 +953,12 @@ ledger_am_worker_main(Datum arg)
 	nslots = ledger_channel->nslots;
 	sync_slots = (uint32 *) palloc(sizeof(uint32) * nslots);
 	slot_batches = (uint32 *) palloc0(sizeof(uint32) * nslots);
+	slot_unlogged = (bool *) palloc0(sizeof(bool) * nslots);
 
 	open_engine();
 	on_shmem_exit(worker_exit, 0);
+	/* Batches an OS crash took from RocksDB's WAL come back first. */
+	rows_wal = ledger_am::RowsWalStart();
 	purge_lost_rows();
 	sync_thread = ledger_am::SyncThreadStart();
 	if (!sync_thread)
@@ -962,11 +987,12 @@ ledger_am_worker_main(Datum arg)
 	ledger_channel->restart_code = 0;
 	pg_write_barrier();
 	pg_atomic_write_u32(&ledger_channel->worker_pid, (uint32) MyProcPid);
-	elog(LOG, "ledger_am storage worker started (%u channel slots of %u kB, block cache " UINT64_FORMAT " MB, %s, rows %s)",
+	elog(LOG, "ledger_am storage worker started (%u channel slots of %u kB, block cache " UINT64_FORMAT " MB, %s, rows %s, %s)",
 		 nslots, ledger_channel->buffer_size / 1024,
 		 pg_atomic_read_u64(&ledger_channel->block_cache_bytes) / (1024 * 1024),
 		 ledger_block_cache_policy == LEDGER_CACHE_LRU ? "lru" : "clock",
-		 ledger_am::CompressionName(engine_compression(ledger_row_compression)));
+		 ledger_am::CompressionName(engine_compression(ledger_row_compression)),
+		 rows_wal ? "rows logged in the WAL" : "commits sync RocksDB's WAL");
 
 	int			idle_passes = 0;
 	TimestampTz pass_time = 0;
@@ -994,6 +1020,7 @@ ledger_am_worker_main(Datum arg)
 
 		/* Rows waiting in rings go in at every pass, asked for or not. */
 		drained = drain_rings();
+		ledger_am::RowsWalAdvance();
 		for (uint32 i = 0; i < nslots; i++)
 		{
 			ChannelSlot *slot = ledger_am::ChannelGetSlot(ledger_channel, i);
@@ -1026,6 +1053,7 @@ ledger_am_worker_main(Datum arg)
 		{
 			EngineStatus st = EngineStatus{EngineCode::kOk, ""};
 			bool		synced = false;
+			bool		logged = ledger_am::RowsWalLogger() != nullptr;
 
 			for (uint32 j = 0; j < nsync; j++)
 			{
@@ -1043,11 +1071,15 @@ ledger_am_worker_main(Datum arg)
 					complete(slot);
 					continue;
 				}
-				if (slot->arg1 == ledger_am::kSyncLazy && slot_batches[sync_slots[j]] <= 1)
+				if ((logged && !slot_unlogged[sync_slots[j]]) ||
+					(slot->arg1 == ledger_am::kSyncLazy && slot_batches[sync_slots[j]] <= 1))
 				{
-					/* synchronous_commit = off, rows in one atomic write:
-					 * answered now, synced within kLazySyncMs. */
+					/* Rows logged in Postgres' WAL: the commit record, which
+					 * Postgres flushes, follows them there. Or
+					 * synchronous_commit = off, rows in one atomic write.
+					 * Answered now, synced within kLazySyncMs. */
 					slot_batches[sync_slots[j]] = 0;
+					slot_unlogged[sync_slots[j]] = false;
 					slot->data_len = 0;
 					set_result(slot, EngineStatus{EngineCode::kOk, ""});
 					complete(slot);
@@ -1058,6 +1090,7 @@ ledger_am_worker_main(Datum arg)
 					continue;
 				}
 				slot_batches[sync_slots[j]] = 0;
+				slot_unlogged[sync_slots[j]] = false;
 				if (sync_thread)
 				{
 					/* Taken: later passes must not see it as a new request. */

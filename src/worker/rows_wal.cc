@@ -1,0 +1,286 @@
+/*
+ * rows_wal.cc: the storage worker's rows in Postgres' WAL (see the header).
+ *
+ * Error boundary: these functions run on the worker's main thread in
+ * Postgres frames. They call the engine only through its noexcept entry
+ * points and hold no C++ object across a call that can ereport. The one
+ * ereport that must not escape, from logging a batch inside
+ * EngineWriteReserved (C++ frames below it), is caught in log_batch itself.
+ */
+extern "C" {
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "access/xlog.h"
+#include "access/xloginsert.h"
+#include "access/xlogreader.h"
+#include "access/xlogutils.h"
+#include "replication/message.h"
+#include "replication/slot.h"
+#include "storage/lwlock.h"
+#include "storage/spin.h"
+#include "utils/memutils.h"
+}
+
+#include "module.h"
+
+#include "worker/rows_wal.h"
+
+/* LSN_FORMAT_ARGS, whose type check does not compile as C++. */
+#define LSN_ARGS(lsn) (uint32) ((lsn) >> 32), (uint32) (lsn)
+
+namespace ledger_am {
+
+namespace {
+
+/* The logical message prefix of a logged row batch (with its NUL, as
+ * LogLogicalMessage stores it). */
+const char kPrefix[] = "ledger_am.rows";
+const char kSlotName[] = "ledger_am";
+
+bool		g_enabled = false;
+XLogRecPtr	g_slot_lsn = InvalidXLogRecPtr;
+
+/*
+ * log_batch logs one batch (BatchLog.log). Called inside
+ * EngineWriteReserved, so an ereport must not leave this frame: it becomes
+ * the batch's failure, and the rows are not written (their transactions
+ * fail at commit). Postgres PANICs on WAL write failures itself; what can
+ * be caught here happens before the record is inserted.
+ */
+bool
+log_batch(void *arg, const char *data, size_t len, uint64_t *lsn, EngineStatus *failure)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	PG_TRY();
+	{
+		*lsn = LogLogicalMessage(kPrefix, data, len, false);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		LWLockReleaseAll();
+		XLogResetInsertion();
+		failure->code = EngineCode::kIOError;
+		snprintf(failure->message, sizeof(failure->message), "could not log rows in the WAL: %s",
+				 e->message);
+		FreeErrorData(e);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+const BatchLog kLogger = {log_batch, nullptr};
+
+/*
+ * replay writes again the batches logged after mark, up to the end of the
+ * flushed WAL. FATAL if that WAL cannot be read: serving without those
+ * rows would lose committed events.
+ */
+void
+replay(XLogRecPtr mark)
+{
+	XLogReaderRoutine routine;
+	ReadLocalXLogPageNoWaitPrivate *priv;
+	XLogReaderState *reader;
+	XLogRecPtr	first;
+	uint64		batches = 0;
+	uint64		bytes = 0;
+
+	if (mark >= GetFlushRecPtr(NULL))
+		return;					/* nothing logged after it survived */
+	memset(&routine, 0, sizeof(routine));
+	routine.page_read = read_local_xlog_page_no_wait;
+	routine.segment_open = wal_segment_open;
+	routine.segment_close = wal_segment_close;
+	priv = (ReadLocalXLogPageNoWaitPrivate *) palloc0(sizeof(*priv));
+	reader = XLogReaderAllocate(wal_segment_size, NULL, &routine, priv);
+	if (reader == NULL)
+		ereport(FATAL, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	first = XLogFindNextRecord(reader, mark);
+	if (XLogRecPtrIsInvalid(first))
+	{
+		if (!priv->end_of_wal)
+			ereport(FATAL,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("ledger_am storage worker could not find the WAL after %X/%X to replay rows",
+							LSN_ARGS(mark)),
+					 errdetail("Rows logged after it and not yet synced to RocksDB may be missing.")));
+		XLogReaderFree(reader);
+		return;
+	}
+	for (;;)
+	{
+		char	   *errormsg = NULL;
+		XLogRecord *rec = XLogReadRecord(reader, &errormsg);
+		xl_logical_message *msg;
+		EngineStatus st;
+
+		CHECK_FOR_INTERRUPTS();
+		if (rec == NULL)
+		{
+			if (!priv->end_of_wal)
+				ereport(FATAL,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("ledger_am storage worker could not read the WAL at %X/%X to replay rows: %s",
+								LSN_ARGS(reader->EndRecPtr), errormsg ? errormsg : "end of WAL")));
+			break;
+		}
+		if (XLogRecGetRmid(reader) != RM_LOGICALMSG_ID ||
+			(XLogRecGetInfo(reader) & ~XLR_INFO_MASK) != XLOG_LOGICAL_MESSAGE)
+			continue;
+		msg = (xl_logical_message *) XLogRecGetData(reader);
+		if (msg->transactional || msg->prefix_size != sizeof(kPrefix) ||
+			memcmp(msg->message, kPrefix, sizeof(kPrefix)) != 0 || reader->EndRecPtr <= mark)
+			continue;
+		st = EngineReplayBatch(msg->message + msg->prefix_size, msg->message_size, reader->EndRecPtr);
+		if (!st.ok())
+			ereport(FATAL,
+					(errcode(ERRCODE_IO_ERROR),
+					 errmsg("ledger_am storage worker could not replay the rows logged at %X/%X: %s",
+							LSN_ARGS(reader->ReadRecPtr), st.message)));
+		batches++;
+		bytes += msg->message_size;
+	}
+	XLogReaderFree(reader);
+	if (batches > 0)
+		elog(LOG, "ledger_am storage worker: replayed " UINT64_FORMAT " row batches (" UINT64_FORMAT
+			 " bytes) logged in the WAL after %X/%X", batches, bytes, LSN_ARGS(mark));
+}
+
+/*
+ * acquire_slot acquires the "ledger_am" slot, creating it (with WAL reserved
+ * from now) if missing or reserving WAL again if it was invalidated. False,
+ * with a LOG line, if it cannot (e.g. every slot is in use).
+ */
+bool
+acquire_slot()
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	PG_TRY();
+	{
+		if (SearchNamedReplicationSlot(kSlotName, true) == NULL)
+			ReplicationSlotCreate(kSlotName, false, RS_PERSISTENT, false);
+		else
+			ReplicationSlotAcquire(kSlotName, true);
+		if (XLogRecPtrIsInvalid(MyReplicationSlot->data.restart_lsn))
+			ReplicationSlotReserveWal();
+		ReplicationSlotMarkDirty();
+		ReplicationSlotSave();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		LWLockReleaseAll();
+		if (MyReplicationSlot != NULL)
+			ReplicationSlotRelease();
+		elog(LOG, "ledger_am storage worker: cannot use the replication slot \"%s\" (%s); "
+			 "commits sync RocksDB's WAL instead of logging rows in Postgres' WAL", kSlotName, e->message);
+		FreeErrorData(e);
+		ok = false;
+	}
+	PG_END_TRY();
+	if (ok)
+		g_slot_lsn = MyReplicationSlot->data.restart_lsn;
+	return ok;
+}
+
+/* set_mark sets the engine's log mark (synced), FATAL if it cannot. */
+void
+set_mark(XLogRecPtr lsn)
+{
+	EngineStatus st = EngineSetLogMark(lsn);
+
+	if (!st.ok())
+		ereport(FATAL,
+				(errcode(ERRCODE_IO_ERROR),
+				 errmsg("ledger_am storage worker could not set its log mark: %s", st.message)));
+}
+
+} // namespace
+
+bool
+RowsWalStart()
+{
+	uint64_t	mark = 0;
+	EngineStatus st;
+
+	/* Records a previous worker of this server logged: readable once flushed. */
+	XLogFlush(GetXLogInsertRecPtr());
+	st = EngineLogMark(&mark);
+	if (!st.ok())
+		ereport(FATAL,
+				(errcode(ERRCODE_IO_ERROR),
+				 errmsg("ledger_am storage worker could not read its log mark: %s", st.message)));
+	if (mark != 0)
+		replay((XLogRecPtr) mark);
+
+	if (max_replication_slots == 0 || wal_level < WAL_LEVEL_REPLICA || !acquire_slot())
+	{
+		if (mark != 0)
+			set_mark(0);
+		g_enabled = false;
+		return false;
+	}
+	/*
+	 * Everything replayed is synced with the new mark, and later batches are
+	 * logged after it. (A mark ahead of the recovered WAL, from batches
+	 * whose records were lost with an unflushed WAL tail, would otherwise
+	 * hide new records below it.)
+	 */
+	set_mark(GetXLogInsertRecPtr());
+	g_enabled = true;
+	RowsWalAdvance();
+	return true;
+}
+
+const BatchLog *
+RowsWalLogger()
+{
+	return g_enabled ? &kLogger : nullptr;
+}
+
+void
+RowsWalAdvance()
+{
+	XLogRecPtr	durable;
+
+	/* Tests only: logged rows bypass RocksDB's WAL, so a sync makes none of
+	 * them durable; the slot keeps all WAL since the start. */
+	if (!g_enabled || ledger_debug_logged_rows_skip_wal)
+		return;
+	durable = (XLogRecPtr) EngineDurableLogMark();
+	if (durable <= g_slot_lsn)
+		return;
+	SpinLockAcquire(&MyReplicationSlot->mutex);
+	MyReplicationSlot->data.restart_lsn = durable;
+	SpinLockRelease(&MyReplicationSlot->mutex);
+	ReplicationSlotMarkDirty();
+	ReplicationSlotsComputeRequiredLSN();
+	g_slot_lsn = durable;
+}
+
+void
+RowsWalStop()
+{
+	if (!g_enabled || ledger_debug_logged_rows_skip_wal)
+		return;
+	/* Synced: every batch written so far is durable in RocksDB. */
+	(void) EngineSetLogMark(0);
+	g_enabled = false;
+}
+
+} // namespace ledger_am
