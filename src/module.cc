@@ -38,6 +38,7 @@ int			ledger_block_cache_policy = LEDGER_CACHE_CLOCK;
 int			ledger_write_buffer_mb = 64;
 bool		ledger_debug_crash_before_commit_record = false;
 bool		ledger_debug_logged_rows_skip_wal = false;
+bool		ledger_log_rows_in_wal = true;
 bool		ledger_storage_from_backup = false;
 
 ledger_am::ChannelControl *ledger_channel = NULL;
@@ -205,6 +206,14 @@ define_gucs(void)
 							 "transaction's rows are durable, before its commit record.",
 							 NULL, &ledger_debug_crash_before_commit_record, false,
 							 PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
+	DefineCustomBoolVariable("ledger_am.log_rows_in_wal",
+							 "Logs ledger_am rows in Postgres' WAL, so that a commit waits for one WAL flush.",
+							 "Needs wal_level replica or logical and a free replication slot: the storage "
+							 "worker keeps the WAL it may need after a crash with the slot \"ledger_am\". "
+							 "Off (or without a slot), each commit also syncs RocksDB's WAL; turning it off "
+							 "drops the slot.",
+							 &ledger_log_rows_in_wal, true,
+							 PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomBoolVariable("ledger_am.debug_logged_rows_skip_wal",
 							 "Crash tests only: row batches logged in Postgres' WAL bypass RocksDB's WAL.",
 							 "A kill -9 then loses every row batch not yet flushed to a RocksDB file, "

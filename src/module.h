@@ -21,6 +21,7 @@ extern int	ledger_lend_min_us;
 extern int	ledger_block_cache_policy;	/* LedgerCachePolicy */
 extern bool ledger_debug_crash_before_commit_record;
 extern bool ledger_debug_logged_rows_skip_wal;
+extern bool ledger_log_rows_in_wal;
 /* True when this data directory's ledger_am storage came from a base backup
  * (see check_restored_from_backup in module.cc): every access is refused. */
 extern bool ledger_storage_from_backup;

@@ -253,6 +253,18 @@ LockedWrite(const rocksdb::WriteOptions &wo, rocksdb::WriteBatch *batch)
 	std::lock_guard<std::mutex> lock(g_write_mu);
 	if (g_write_failed.load())
 		return RefusedWrite();
+	/*
+	 * Tests only (EngineOptions.logged_rows_skip_wal): logged rows that
+	 * bypassed the WAL are durable only in files. A synced write (a frozen
+	 * watermark, a drop, the log mark) must not outlive them in a crash, or
+	 * a replay would write them again after it: flush them first.
+	 */
+	if (g_logged_rows_skip_wal && wo.sync)
+	{
+		rocksdb::Status f = g_db->Flush(rocksdb::FlushOptions(), {RowsCf(), KeysCf()});
+		if (!f.ok())
+			return f;
+	}
 	rocksdb::Status s = g_db->Write(wo, batch);
 	NoteWriteError(s);
 	return s;
@@ -1355,14 +1367,6 @@ EngineSetLogMark(uint64_t lsn) noexcept
 	{
 		if (g_db == nullptr)
 			return NotOpen();
-		/* Logged rows that bypassed the WAL (tests) become durable only
-		 * in files: flush them before the mark can move past them. */
-		if (g_logged_rows_skip_wal)
-		{
-			rocksdb::Status f = g_db->Flush(rocksdb::FlushOptions(), {RowsCf(), KeysCf()});
-			if (!f.ok())
-				return FromWrite(f);
-		}
 		rocksdb::WriteBatch batch;
 		char		v[8];
 		PutU64BE(v, lsn);

@@ -198,6 +198,36 @@ acquire_slot()
 	return ok;
 }
 
+/* drop_slot drops the "ledger_am" slot if it exists (ledger_am.log_rows_in_wal
+ * turned off): a slot nobody advances would keep WAL forever. */
+void
+drop_slot()
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (max_replication_slots == 0 || SearchNamedReplicationSlot(kSlotName, true) == NULL)
+		return;
+	PG_TRY();
+	{
+		ReplicationSlotDrop(kSlotName, true);
+		elog(LOG, "ledger_am storage worker: dropped the replication slot \"%s\" "
+			 "(ledger_am.log_rows_in_wal is off)", kSlotName);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		LWLockReleaseAll();
+		elog(LOG, "ledger_am storage worker: could not drop the replication slot \"%s\": %s",
+			 kSlotName, e->message);
+		FreeErrorData(e);
+	}
+	PG_END_TRY();
+}
+
 /* set_mark sets the engine's log mark (synced), FATAL if it cannot. */
 void
 set_mark(XLogRecPtr lsn)
@@ -228,10 +258,14 @@ RowsWalStart()
 	if (mark != 0)
 		replay((XLogRecPtr) mark);
 
-	if (max_replication_slots == 0 || wal_level < WAL_LEVEL_REPLICA || !acquire_slot())
+	if (!ledger_log_rows_in_wal || max_replication_slots == 0 || wal_level < WAL_LEVEL_REPLICA ||
+		!acquire_slot())
 	{
+		/* Synced: nothing logged needs replaying, and the slot can go. */
 		if (mark != 0)
 			set_mark(0);
+		if (!ledger_log_rows_in_wal)
+			drop_slot();
 		g_enabled = false;
 		return false;
 	}
