@@ -10,6 +10,9 @@
 #   isolation  make installcheck, ISOLATION part only (pg_isolation_regress)
 #   restart    test/t/001_restart.sh (crash-restart, TAP)
 #   crash_load test/t/002_crash_load.sh (kill -9 under concurrent load, TAP)
+#   crash_replay the same, 6 + 2 cycles, with ledger_am.debug_logged_rows_skip_wal:
+#              every kill loses RocksDB's unflushed rows, replayed from Postgres' WAL
+#   rows_wal   test/t/017_rows_wal.sh (rows in Postgres' WAL: slot, replay, settings, TAP)
 #   dump_restore test/t/003_dump_restore.sh (pg_dump/pg_restore, TAP)
 #   commits    test/t/010_concurrent_commits.sh (concurrent committers, TAP)
 #   range_diff test/t/004_range_differential.sh (range scans vs heap, randomized, TAP)
@@ -68,6 +71,7 @@ T_BASE_BACKUP=${T_BASE_BACKUP:-240}
 T_READS=${T_READS:-300}
 T_BULK_SCAN=${T_BULK_SCAN:-180}
 T_ROW_DICTIONARY=${T_ROW_DICTIONARY:-240}
+T_ROWS_WAL=${T_ROWS_WAL:-300}
 T_BENCH_PGBENCH=${T_BENCH_PGBENCH:-120}
 
 TOTAL_PASSED=0
@@ -327,6 +331,9 @@ main() {
   # --- TAP scripts: restart, crash_load, dump_restore ---------------------------
   suite_tap restart "$T_RESTART" 001_restart.sh "$build_ok"
   suite_tap crash_load "$T_CRASH_LOAD" 002_crash_load.sh "$build_ok"
+  T002_SETTINGS="ledger_am.debug_logged_rows_skip_wal = on" T002_PORT=54342 CRASH_CYCLES=6 \
+    CRASH_CYCLES_ASYNC=2 suite_tap crash_replay "$T_CRASH_LOAD" 002_crash_load.sh "$build_ok"
+  suite_tap rows_wal "$T_ROWS_WAL" 017_rows_wal.sh "$build_ok"
   suite_tap dump_restore "$T_DUMP_RESTORE" 003_dump_restore.sh "$build_ok"
   suite_tap commits "$T_COMMITS" 010_concurrent_commits.sh "$build_ok"
   suite_tap range_diff "$T_RANGE_DIFF" 004_range_differential.sh "$build_ok"

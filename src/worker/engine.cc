@@ -1315,6 +1315,24 @@ EngineReplayBatch(const char *data, size_t len, uint64_t lsn) noexcept
 		if (len < 12)
 			return MakeStatus(EngineCode::kCorruption, "a logged row batch is too short");
 		rocksdb::WriteBatch batch(std::string(data, len));
+		/* Write() would apply the records before a malformed one: parse
+		 * the whole batch first. Logged batches hold only puts. */
+		struct Puts : rocksdb::WriteBatch::Handler
+		{
+			uint32_t	n = 0;
+			rocksdb::Status PutCF(uint32_t, const rocksdb::Slice &, const rocksdb::Slice &) override
+			{
+				n++;
+				return rocksdb::Status::OK();
+			}
+		} puts;
+		rocksdb::Status parsed = batch.Iterate(&puts);
+		if (!parsed.ok() || puts.n != batch.Count())
+		{
+			std::string msg = "a logged row batch does not parse: " +
+				(parsed.ok() ? std::string("not only puts") : parsed.ToString());
+			return MakeStatus(EngineCode::kCorruption, msg.c_str());
+		}
 		char		v[8];
 		PutU64BE(v, lsn);
 		rocksdb::Status s = batch.Put(KeysCf(), LogMarkKey(), rocksdb::Slice(v, 8));

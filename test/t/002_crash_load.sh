@@ -50,7 +50,10 @@
 # crashed transaction's RocksDB rows visible unless they were removed first.
 # Last, the load clients' stderr holds only errors that a crash explains.
 # T002_SEED fixes the random kill timing; KEEP_CLUSTER=1 keeps the data
-# directory and the clients' logs. Exits non-zero on any failure.
+# directory and the clients' logs; T002_SETTINGS adds postgresql.conf lines
+# (test-all also runs it with ledger_am.debug_logged_rows_skip_wal = on, so
+# that every kill loses RocksDB's unflushed rows and the storage worker must
+# replay them from Postgres' WAL). Exits non-zero on any failure.
 set -uo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -472,7 +475,12 @@ echo "# seed $SEED (T002_SEED), $CRASH_CYCLES cycles with synchronous_commit=on,
 DIR=$(mktemp -d /tmp/ledger_am_t002.XXXXXX) || bail "mktemp failed"
 WORK=$(mktemp -d /tmp/ledger_am_t002_load.XXXXXX) || bail "mktemp failed"
 chown "$CLUSTER_OS_USER": "$WORK"; chmod 755 "$WORK"
-tap_start_cluster "cluster with shared_preload_libraries=ledger_am starts (port $PORT)"
+if [[ -n "${T002_SETTINGS:-}" ]]; then
+  echo "# extra settings: $T002_SETTINGS"
+  tap_start_cluster "cluster with shared_preload_libraries=ledger_am starts (port $PORT)" "$T002_SETTINGS"
+else
+  tap_start_cluster "cluster with shared_preload_libraries=ledger_am starts (port $PORT)"
+fi
 
 # 2: extension, events table, amcheck.
 if out=$(cluster_psql_retry "$DIR" 60 "BEGIN;

@@ -1888,3 +1888,112 @@ TEST(EngineCrashDeathTest, KillAfterUnsyncedAppendLosesNothing)
 		EXPECT_EQ(rows[i].second, MakeRow(100, Payload(i)));
 	EXPECT_GE(NextId(kT1), 100u);
 }
+
+/* A BatchLog that keeps what it is given, as Postgres' WAL would, at
+ * increasing fake LSNs; with fail set it refuses. */
+struct FakeWal
+{
+	std::vector<std::pair<std::string, uint64_t>> records;
+	uint64_t next_lsn = 1000;
+	bool fail = false;
+
+	static bool Log(void *arg, const char *data, size_t len, uint64_t *lsn, EngineStatus *failure)
+	{
+		FakeWal *w = static_cast<FakeWal *>(arg);
+		if (w->fail)
+		{
+			failure->code = EngineCode::kIOError;
+			std::snprintf(failure->message, sizeof(failure->message), "fake WAL refused");
+			return false;
+		}
+		w->next_lsn += len;
+		w->records.emplace_back(std::string(data, len), w->next_lsn);
+		*lsn = w->next_lsn;
+		return true;
+	}
+};
+
+/* LoggedWrite writes rows (owner 1, ids given) through the fake WAL. */
+static std::vector<EngineCode>
+LoggedWrite(FakeWal *wal, const TableId &t, const std::vector<uint64_t> &ids)
+{
+	std::vector<std::string> values;
+	std::string keys = "k";
+	for (uint64_t id : ids)
+		values.push_back(MakeRow(100, Payload(id)));
+	std::vector<ReservedRow> rr;
+	for (size_t i = 0; i < ids.size(); i++)
+		rr.push_back(ReservedRow{t, 1, ids[i],
+								 RowSlice{values[i].data(), static_cast<uint32_t>(values[i].size()), nullptr, 0}});
+	std::vector<EngineStatus> st(ids.size());
+	BatchLog log{FakeWal::Log, wal};
+	EngineWriteReserved(rr.data(), rr.size(), st.data(), &log);
+	std::vector<EngineCode> codes;
+	for (const auto &s : st)
+		codes.push_back(s.code);
+	return codes;
+}
+
+TEST_F(EngineTest, LoggedBatchesCarryTheirMarkAndReplayIntoAFreshInstance)
+{
+	FakeWal wal;
+	uint64_t first, mark;
+	ASSERT_TRUE(EngineReserve(kT1, 1, 10, &first).ok());
+	ASSERT_EQ(first, 0u);
+	ASSERT_TRUE(EngineLogMark(&mark).ok());
+	EXPECT_EQ(mark, 0u) << "no mark before any logged batch";
+
+	ASSERT_EQ(LoggedWrite(&wal, kT1, {0, 1, 2}), std::vector<EngineCode>(3, EngineCode::kOk));
+	ASSERT_EQ(LoggedWrite(&wal, kT1, {3, 4}), std::vector<EngineCode>(2, EngineCode::kOk));
+	ASSERT_EQ(wal.records.size(), 2u) << "one record per batch";
+	ASSERT_TRUE(EngineLogMark(&mark).ok());
+	EXPECT_EQ(mark, wal.records[1].second) << "the mark is the last batch's LSN";
+
+	/* Durable only once synced. */
+	uint64_t before_sync = EngineDurableLogMark();
+	EXPECT_LT(before_sync, wal.records[1].second);
+	ASSERT_TRUE(EngineSync().ok());
+	EXPECT_EQ(EngineDurableLogMark(), wal.records[1].second);
+
+	/* A batch the WAL refuses is not written, and the mark stays. */
+	wal.fail = true;
+	EXPECT_EQ(LoggedWrite(&wal, kT1, {5, 6}), std::vector<EngineCode>(2, EngineCode::kIOError));
+	wal.fail = false;
+	EXPECT_EQ(ScanAll(kT1, 0, UINT64_MAX, false, 1 << 16).size(), 5u);
+	ASSERT_TRUE(EngineLogMark(&mark).ok());
+	EXPECT_EQ(mark, wal.records[1].second);
+	std::vector<Row> original = ScanAll(kT1, 0, UINT64_MAX, false, 1 << 16);
+
+	/* Replayed into an empty instance, the records give the same rows and
+	 * the last mark; replaying one twice changes nothing. */
+	EngineClose();
+	std::string kept = dir_;
+	char tmpl[] = "/tmp/ledger_am_engine_XXXXXX";
+	ASSERT_NE(mkdtemp(tmpl), nullptr);
+	dir_ = tmpl;
+	ASSERT_TRUE(Open().ok());
+	for (const auto &r : wal.records)
+		ASSERT_TRUE(EngineReplayBatch(r.first.data(), r.first.size(), r.second).ok());
+	ASSERT_TRUE(EngineReplayBatch(wal.records[0].first.data(), wal.records[0].first.size(),
+								  wal.records[1].second).ok());
+	EXPECT_EQ(ScanAll(kT1, 0, UINT64_MAX, false, 1 << 16), original);
+	ASSERT_TRUE(EngineLogMark(&mark).ok());
+	EXPECT_EQ(mark, wal.records[1].second);
+
+	/* A record that does not parse whole is refused and writes nothing
+	 * (Postgres' WAL checksums catch changed bytes before this). */
+	EXPECT_FALSE(EngineReplayBatch("short", 5, 1).ok());
+	std::string bad = wal.records[0].first;
+	bad.resize(bad.size() - 3);
+	EXPECT_FALSE(EngineReplayBatch(bad.data(), bad.size(), 1).ok());
+	EXPECT_EQ(ScanAll(kT1, 0, UINT64_MAX, false, 1 << 16), original);
+
+	/* Removing the mark (a clean stop) is durable with everything before it. */
+	ASSERT_TRUE(EngineSetLogMark(0).ok());
+	Reopen();
+	ASSERT_TRUE(EngineLogMark(&mark).ok());
+	EXPECT_EQ(mark, 0u);
+	EXPECT_EQ(ScanAll(kT1, 0, UINT64_MAX, false, 1 << 16), original);
+	std::error_code ec;
+	std::filesystem::remove_all(kept, ec);
+}
