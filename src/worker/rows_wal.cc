@@ -255,6 +255,16 @@ RowsWalStart()
 		ereport(FATAL,
 				(errcode(ERRCODE_IO_ERROR),
 				 errmsg("ledger_am storage worker could not read its log mark: %s", st.message)));
+	if (mark != 0 && ledger_storage_from_backup)
+	{
+		/* A copy of another server's files (module.cc): its mark names
+		 * that server's WAL. Its rows are refused until the marker goes,
+		 * and then accepted as they are. */
+		elog(LOG, "ledger_am storage worker: started from a base backup, not replaying rows logged after %X/%X",
+			 LSN_ARGS(mark));
+		set_mark(0);
+		mark = 0;
+	}
 	if (mark != 0)
 		replay((XLogRecPtr) mark);
 

@@ -987,12 +987,12 @@ ledger_am_worker_main(Datum arg)
 	ledger_channel->restart_code = 0;
 	pg_write_barrier();
 	pg_atomic_write_u32(&ledger_channel->worker_pid, (uint32) MyProcPid);
-	elog(LOG, "ledger_am storage worker started (%u channel slots of %u kB, block cache " UINT64_FORMAT " MB, %s, rows %s, %s)",
+	elog(LOG, "ledger_am storage worker started (%u channel slots of %u kB, block cache " UINT64_FORMAT " MB, %s, %s, rows %s)",
 		 nslots, ledger_channel->buffer_size / 1024,
 		 pg_atomic_read_u64(&ledger_channel->block_cache_bytes) / (1024 * 1024),
 		 ledger_block_cache_policy == LEDGER_CACHE_LRU ? "lru" : "clock",
-		 ledger_am::CompressionName(engine_compression(ledger_row_compression)),
-		 rows_wal ? "rows logged in the WAL" : "commits sync RocksDB's WAL");
+		 rows_wal ? "rows logged in Postgres' WAL" : "commits sync RocksDB's WAL",
+		 ledger_am::CompressionName(engine_compression(ledger_row_compression)));
 
 	int			idle_passes = 0;
 	TimestampTz pass_time = 0;

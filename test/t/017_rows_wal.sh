@@ -97,7 +97,7 @@ cluster_psql_retry "$DIR" 60 "CREATE EXTENSION ledger_am; SELECT ledger_am.creat
   -d postgres -qAt >/dev/null 2>&1 || bail "no events table"
 
 # 1-3: the slot.
-if grep -q "ledger_am storage worker started (.*rows logged in the WAL)" "$DIR/server.log"; then
+if grep -q "ledger_am storage worker started (.*rows logged in Postgres. WAL, rows" "$DIR/server.log"; then
   ok_if 0 "the storage worker logs rows in the WAL"
 else
   ok_if 1 "the storage worker logs rows in the WAL" "$(grep 'storage worker' "$DIR/server.log")"
@@ -152,7 +152,7 @@ sed -i '/debug_logged_rows_skip_wal/d' "$DIR/postgresql.conf"
 restart_with "ledger_am.log_rows_in_wal = off"
 wait_worker
 expect_eq "log_rows_in_wal = off drops the slot" "$(q "SELECT count(*) FROM pg_replication_slots")" "0"
-if grep -q "ledger_am storage worker started (.*commits sync RocksDB's WAL)" "$DIR/server.log"; then
+if grep -q "ledger_am storage worker started (.*commits sync RocksDB's WAL, rows" "$DIR/server.log"; then
   ok_if 0 "with it off, commits sync RocksDB's WAL"
 else
   ok_if 1 "with it off, commits sync RocksDB's WAL" "$(grep 'storage worker' "$DIR/server.log")"
