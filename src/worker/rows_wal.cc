@@ -172,6 +172,10 @@ acquire_slot()
 			ReplicationSlotCreate(kSlotName, false, RS_PERSISTENT, false);
 		else
 			ReplicationSlotAcquire(kSlotName, true);
+		if (!SlotIsPhysical(MyReplicationSlot))
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("replication slot \"%s\" is a logical slot", kSlotName)));
 		if (XLogRecPtrIsInvalid(MyReplicationSlot->data.restart_lsn))
 			ReplicationSlotReserveWal();
 		ReplicationSlotMarkDirty();
