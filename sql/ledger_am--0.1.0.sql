@@ -68,7 +68,7 @@ RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'ledger_am_worker_stats'
 LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION worker_stats() IS
-  'counters of the ledger_am storage worker: recent_clients, requests_in_flight, lent_batches, block_cache_bytes, block_cache_used, bulk_scan_chunks, point_read_ns, yielded_point_reads, row_id_reservations';
+  'counters of the ledger_am storage worker: recent_clients, requests_in_flight, lent_batches, block_cache_bytes, block_cache_used, bulk_scan_chunks, point_read_ns, yielded_point_reads, row_id_reservations, wal_logged_rows, wal_unlogged_rows';
 
 CREATE FUNCTION compact(tbl regclass)
 RETURNS void

@@ -117,6 +117,8 @@ ledger_shmem_startup(void)
 		pg_atomic_init_u32(&ledger_channel->get_ns, 0);
 		pg_atomic_init_u64(&ledger_channel->yielded_gets, 0);
 		pg_atomic_init_u64(&ledger_channel->reservations, 0);
+		pg_atomic_init_u64(&ledger_channel->wal_logged_rows, 0);
+		pg_atomic_init_u64(&ledger_channel->wal_unlogged_rows, 0);
 		pg_atomic_init_u64(&ledger_channel->append_seq, 0);
 		ledger_channel->worker_latch = NULL;
 		ledger_channel->restart_code = 0;

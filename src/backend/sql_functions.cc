@@ -127,6 +127,10 @@ ledger_am_worker_stats(PG_FUNCTION_ARGS)
 		{"point_read_ns", (int64) pg_atomic_read_u32(&ledger_channel->get_ns)},
 		{"yielded_point_reads", (int64) pg_atomic_read_u64(&ledger_channel->yielded_gets)},
 		{"row_id_reservations", (int64) pg_atomic_read_u64(&ledger_channel->reservations)},
+		/* inserted rows written after being logged in Postgres' WAL, and
+		 * without (their commit syncs RocksDB's WAL) */
+		{"wal_logged_rows", (int64) pg_atomic_read_u64(&ledger_channel->wal_logged_rows)},
+		{"wal_unlogged_rows", (int64) pg_atomic_read_u64(&ledger_channel->wal_unlogged_rows)},
 	};
 
 	InitMaterializedSRF(fcinfo, 0);

@@ -215,6 +215,10 @@ struct ChannelControl
 	pg_atomic_uint32 get_ns;
 	pg_atomic_uint64 yielded_gets;	/* point reads answered while their backend yielded */
 	pg_atomic_uint64 reservations;	/* row id reservations served (kOpReserve) */
+	/* Ring rows written after being logged in Postgres' WAL, and without
+	 * (storage_worker.cc, drain_rings). */
+	pg_atomic_uint64 wal_logged_rows;
+	pg_atomic_uint64 wal_unlogged_rows;
 	/* Why the previous worker exited, if it gave up after a failed write:
 	 * the EngineCode (0: it did not) and the error, reported by the next
 	 * worker to the requests the exit cut off. */

@@ -246,9 +246,10 @@ RefusedWrite()
 }
 
 /* LockedWrite writes a batch under g_write_mu, refusing once a write has
- * failed (see g_write_failed). */
+ * failed (see g_write_failed). A batch that carries the log mark `mark`
+ * (BatchLog) makes it the last written one. */
 rocksdb::Status
-LockedWrite(const rocksdb::WriteOptions &wo, rocksdb::WriteBatch *batch)
+LockedWrite(const rocksdb::WriteOptions &wo, rocksdb::WriteBatch *batch, uint64_t mark = 0)
 {
 	std::lock_guard<std::mutex> lock(g_write_mu);
 	if (g_write_failed.load())
@@ -267,6 +268,8 @@ LockedWrite(const rocksdb::WriteOptions &wo, rocksdb::WriteBatch *batch)
 	}
 	rocksdb::Status s = g_db->Write(wo, batch);
 	NoteWriteError(s);
+	if (s.ok() && mark != 0)
+		g_written_mark.store(mark);
 	return s;
 }
 
@@ -1132,19 +1135,7 @@ EngineWriteReserved(const ReservedRow *rows, size_t n, EngineStatus *row_status,
 		wo.sync = false;
 		wo.disableWAL = log != nullptr && g_logged_rows_skip_wal;
 		if (written.ok())
-		{
-			std::lock_guard<std::mutex> lock(g_write_mu);
-			if (g_write_failed.load())
-				written = FromRocks(RefusedWrite());
-			else
-			{
-				rocksdb::Status s = g_db->Write(wo, &batch);
-				NoteWriteError(s);
-				written = FromRocks(s);
-				if (s.ok() && mark != 0)
-					g_written_mark.store(mark);
-			}
-		}
+			written = FromWrite(LockedWrite(wo, &batch, mark));
 		if (!written.ok())
 			for (size_t i = 0; i < n; i++)
 				if (row_status[i].ok())
@@ -1310,8 +1301,7 @@ EngineReplayBatch(const char *data, size_t len, uint64_t lsn) noexcept
 	{
 		if (g_db == nullptr)
 			return NotOpen();
-		/* The header alone is 12 bytes (sequence, count); Write() checks
-		 * the rest and refuses a malformed batch as corruption. */
+		/* The header alone is 12 bytes (sequence, count). */
 		if (len < 12)
 			return MakeStatus(EngineCode::kCorruption, "a logged row batch is too short");
 		rocksdb::WriteBatch batch(std::string(data, len));
@@ -1340,10 +1330,7 @@ EngineReplayBatch(const char *data, size_t len, uint64_t lsn) noexcept
 			return FromRocks(s);
 		rocksdb::WriteOptions wo;
 		wo.disableWAL = g_logged_rows_skip_wal;
-		s = LockedWrite(wo, &batch);
-		if (s.ok())
-			g_written_mark.store(lsn);
-		return FromWrite(s);
+		return FromWrite(LockedWrite(wo, &batch, lsn));
 	}
 	catch (...)
 	{

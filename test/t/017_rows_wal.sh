@@ -6,20 +6,24 @@
 # Starts a throwaway cluster (port 54347, T017_PORT to override) with
 # shared_preload_libraries='ledger_am' and checks (docs/architecture.md,
 # "One log for commits"):
-#   1-3  the storage worker logs rows in the WAL: it says so, holds the
+#   2-4  the storage worker logs rows in the WAL: it says so, holds the
 #        physical slot "ledger_am", and moves the slot's restart_lsn on as
 #        RocksDB syncs (it keeps no more WAL than it may need)
-#   4-7  an OS crash that loses RocksDB's unsynced writes loses no committed
+#   5-6  a single-row transaction's row is logged; a 2,000-row one logs only
+#        its first rows (~16 kB, a ring's worth at most) and syncs RocksDB's
+#        WAL at commit for the rest (worker_stats wal_logged_rows and
+#        wal_unlogged_rows)
+#   7-10 an OS crash that loses RocksDB's unsynced writes loses no committed
 #        row: with ledger_am.debug_logged_rows_skip_wal (logged row batches
 #        bypass RocksDB's WAL, so kill -9 loses every unflushed one), rows of
 #        committed transactions, single-row and multi-row, are all there after
 #        kill -9 of every process, the worker says it replayed them, a
 #        rolled-back transaction's rows stay invisible, and the table takes
 #        new rows at new row ids
-#   8-9  a clean stop leaves nothing to replay
-#   10-12 ledger_am.log_rows_in_wal = off: the slot is dropped, commits sync
+#   11-12 a clean stop leaves nothing to replay
+#   13-15 ledger_am.log_rows_in_wal = off: the slot is dropped, commits sync
 #        RocksDB's WAL, and kill -9 loses no committed row
-#   13-14 wal_level = minimal: no slot possible, commits sync RocksDB's WAL,
+#   16-17 wal_level = minimal: no slot possible, commits sync RocksDB's WAL,
 #        rows survive kill -9; back to replica, the slot is made again
 # Exits non-zero on any failure; KEEP_CLUSTER=1 keeps the data directory.
 set -uo pipefail
@@ -29,7 +33,7 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 source "$REPO_ROOT/scripts/cluster.sh"
 
 PORT=${T017_PORT:-54347}
-PLAN=15
+PLAN=17
 TESTNO=0
 FAILED=0
 DIR=""
@@ -96,7 +100,7 @@ tap_start_cluster "cluster with shared_preload_libraries=ledger_am starts (port 
 cluster_psql_retry "$DIR" 60 "CREATE EXTENSION ledger_am; SELECT ledger_am.create_events_table('events');" \
   -d postgres -qAt >/dev/null 2>&1 || bail "no events table"
 
-# 1-3: the slot.
+# 2-4: the slot.
 if grep -q "ledger_am storage worker started (.*rows logged in Postgres. WAL, rows" "$DIR/server.log"; then
   ok_if 0 "the storage worker logs rows in the WAL"
 else
@@ -115,7 +119,25 @@ for _ in $(seq 1 50); do
 done
 expect_eq "the slot's restart_lsn moves past the rows RocksDB has synced" "$moved" "t"
 
-# 4-7: replay after an "OS crash".
+# 5-6: small transactions are logged, bulk ones mostly not.
+stats() { q "SELECT string_agg(value::text, ' ' ORDER BY name) FROM ledger_am.worker_stats() WHERE name IN ('wal_logged_rows', 'wal_unlogged_rows')"; }
+read -r l0 u0 <<<"$(stats)"
+q "INSERT INTO events (event_type, aggregate_id, aggregate_version, debit_account, credit_account, amount, currency)
+   VALUES ('one', gen_random_uuid(), 1, 1, 2, 1, 'EUR')" >/dev/null
+read -r l1 u1 <<<"$(stats)"
+expect_eq "a single-row transaction's row is logged in the WAL (logged, unlogged rows added)" \
+  "$((l1 - l0)) $((u1 - u0))" "1 0"
+q "INSERT INTO events (event_type, aggregate_id, aggregate_version, debit_account, credit_account, amount, currency, payload)
+   SELECT 'bulk', gen_random_uuid(), 1, g, g + 1, g, 'EUR', jsonb_build_object('pad', repeat('x', 500))
+   FROM generate_series(1, 2000) g" >/dev/null
+read -r l2 u2 <<<"$(stats)"
+if (( l2 - l1 > 0 && l2 - l1 < 600 && (l2 - l1) + (u2 - u1) == 2000 )); then
+  ok_if 0 "a 2000-row transaction logs only its first $((l2 - l1)) rows"
+else
+  ok_if 1 "a 2000-row transaction logs only its first rows" "logged $((l2 - l1)), unlogged $((u2 - u1))"
+fi
+
+# 7-10: replay after an "OS crash".
 restart_with "ledger_am.debug_logged_rows_skip_wal = on"
 wait_worker
 before=$(q "SELECT count(*) FROM events")
@@ -136,7 +158,7 @@ out=$(q "INSERT INTO events (event_type, aggregate_id, aggregate_version, debit_
          VALUES ('after', gen_random_uuid(), 1, 1, 2, 1, 'EUR') RETURNING ctid > (SELECT max(ctid) FROM events WHERE event_type <> 'after')" 2>&1)
 expect_eq "a new row gets a row id past every replayed one" "$out" "t"
 
-# 8-9: a clean stop.
+# 11-12: a clean stop.
 want=$(state)
 restart_with ""
 wait_worker
@@ -147,7 +169,7 @@ else
   ok_if 0 "nothing to replay after a clean stop"
 fi
 
-# 10-12: log_rows_in_wal = off.
+# 13-15: log_rows_in_wal = off.
 sed -i '/debug_logged_rows_skip_wal/d' "$DIR/postgresql.conf"
 restart_with "ledger_am.log_rows_in_wal = off"
 wait_worker
@@ -162,7 +184,7 @@ want=$(state)
 crash_restart
 expect_eq "with it off, kill -9 keeps every committed row" "$(state)" "$want"
 
-# 13-14: wal_level = minimal, then back.
+# 16-17: wal_level = minimal, then back.
 sed -i '/log_rows_in_wal/d' "$DIR/postgresql.conf"
 restart_with $'wal_level = minimal\nmax_wal_senders = 0'
 wait_worker
