@@ -145,29 +145,28 @@ set_ring_error(ChannelSlot *slot, const EngineStatus &st)
 }
 
 /*
- * collect_ring appends the rows in slot i's ring to the drain arrays from
- * index n on, notes where its tail will move, and returns the new count.
+ * collect_ring appends the rows in slot i's ring from *tail on to the drain
+ * arrays from index n on, until it has taken `budget` bytes of rows or the
+ * ring is empty; moves *tail past them and returns the new count.
  */
 static size_t
-collect_ring(uint32 i, size_t n)
+collect_ring(uint32 i, size_t n, uint64 *tail, uint64 budget)
 {
 	uint32		ring_size = ledger_channel->ring_size;
 	ChannelSlot *slot = ledger_am::ChannelGetSlot(ledger_channel, i);
-	uint64		tail = pg_atomic_read_u64(&slot->ring_tail);
 	uint64		head = pg_atomic_read_u64(&slot->ring_head);
 	char	   *ring = ledger_am::ChannelSlotRing(slot);
+	uint64		taken = 0;
 
 	pg_read_barrier();
-	while (tail < head)
+	while (*tail < head && taken < budget)
 	{
-		ledger_am::RingRecord *rec = (ledger_am::RingRecord *) (ring + tail % ring_size);
+		ledger_am::RingRecord *rec = (ledger_am::RingRecord *) (ring + *tail % ring_size);
 		const char *value = (const char *) (rec + 1);
 
+		*tail += rec->total_len;
 		if (rec->value_len == ledger_am::kRingWrap)
-		{
-			tail += rec->total_len;
 			continue;
-		}
 		if (n == drain_cap)
 			grow_drain_scratch();
 		drain_rows[n].table = rec->table;
@@ -179,17 +178,16 @@ collect_ring(uint32 i, size_t n)
 		drain_rows[n].row.keys_len = rec->keys_len;
 		drain_slot[n] = i;
 		n++;
-		tail += rec->total_len;
+		taken += rec->value_len + rec->keys_len;
 	}
-	new_tail[i] = tail;
 	return n;
 }
 
 /*
  * drain_rings applies every record backends have put in their append rings,
- * in one WriteBatch logged in Postgres' WAL (rows_wal.h) and one not (rows of
- * transactions past kLoggedBytesPerXact, or everything when rows are not
- * logged). Called before serving any request: a backend that saw
+ * in one WriteBatch logged in Postgres' WAL (rows_wal.h) and one not (the
+ * rows of a transaction past its kLoggedBytesPerXact, or all when rows are
+ * not logged). Called before serving any request: a backend that saw
  * another's index entry (or its own insert) and then asks for the row finds
  * it stored. A failed row sets its slot's sticky ring error, which fails
  * that backend's next request (at the latest, its commit). True if it
@@ -210,22 +208,24 @@ drain_rings(void)
 	pg_read_barrier();
 	if (new_tail == NULL)
 		new_tail = (uint64 *) palloc(nslots * sizeof(uint64));
-	/* First the rows to log (slots under kLoggedBytesPerXact), then the rest:
-	 * each slot's rows go whole into one of the two batches. */
-	for (int pass = 0; pass < 2; pass++)
+	/* First the rows to log: each slot's next ones, up to what is left of
+	 * its transaction's kLoggedBytesPerXact. Then the rest. */
+	for (uint32 i = 0; i < nslots; i++)
 	{
-		for (uint32 i = 0; i < nslots; i++)
-			if ((log != nullptr && slot_logged_bytes[i] < kLoggedBytesPerXact) == (pass == 0))
-				n = collect_ring(i, n);
-		if (pass == 0)
-			nlogged = n;
+		new_tail[i] = pg_atomic_read_u64(&ledger_am::ChannelGetSlot(ledger_channel, i)->ring_tail);
+		if (log != nullptr && slot_logged_bytes[i] < kLoggedBytesPerXact)
+			n = collect_ring(i, n, &new_tail[i], kLoggedBytesPerXact - slot_logged_bytes[i]);
 	}
+	nlogged = n;
+	for (uint32 i = 0; i < nslots; i++)
+		n = collect_ring(i, n, &new_tail[i], UINT64_MAX);
 	if (n > 0)
 	{
 		uint32		last = UINT32_MAX;
 
+		/* A slot with rows in both batches counts two. */
 		for (size_t j = 0; j < n; j++)
-			if (drain_slot[j] != last)
+			if (drain_slot[j] != last || j == nlogged)
 				slot_batches[last = drain_slot[j]]++;
 		if (nlogged > 0)
 			(void) ledger_am::EngineWriteReserved(drain_rows, nlogged, drain_status, log);
