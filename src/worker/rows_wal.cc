@@ -20,6 +20,7 @@ extern "C" {
 #include "storage/lwlock.h"
 #include "storage/spin.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 }
 
 #include "module.h"
@@ -40,6 +41,8 @@ const char kSlotName[] = "ledger_am";
 
 bool		g_enabled = false;
 XLogRecPtr	g_slot_lsn = InvalidXLogRecPtr;
+/* When RowsWalAdvance last moved the mark itself. */
+TimestampTz g_last_bump = 0;
 
 /*
  * log_batch logs one batch (BatchLog.log). Called inside
@@ -312,7 +315,30 @@ RowsWalAdvance()
 		return;
 	durable = (XLogRecPtr) EngineDurableLogMark();
 	if (durable <= g_slot_lsn)
-		return;
+	{
+		/*
+		 * No logged batch since the slot last moved, while other WAL (heap
+		 * tables, checkpoints) goes on: without ledger_am writes the slot
+		 * would keep all of it. Once it lags a WAL segment, at most once a
+		 * second, the mark moves to the current insert position (synced,
+		 * with everything written before), and the slot with it.
+		 */
+		TimestampTz now = GetCurrentTimestamp();
+		XLogRecPtr	insert;
+
+		if (!TimestampDifferenceExceeds(g_last_bump, now, 1000))
+			return;
+		g_last_bump = now;
+		insert = GetXLogInsertRecPtr();
+		if (insert - g_slot_lsn < (XLogRecPtr) wal_segment_size)
+			return;
+		/* A failed write stops the engine; the loop restarts it. */
+		if (!EngineSetLogMark(insert).ok())
+			return;
+		durable = (XLogRecPtr) EngineDurableLogMark();
+		if (durable <= g_slot_lsn)
+			return;
+	}
 	SpinLockAcquire(&MyReplicationSlot->mutex);
 	MyReplicationSlot->data.restart_lsn = durable;
 	SpinLockRelease(&MyReplicationSlot->mutex);

@@ -1259,7 +1259,9 @@ ledger_am_worker_main(Datum arg)
 			continue;
 		}
 		publish_cache_usage();
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10000L,
+		/* Idle, it still passes once a second: RowsWalAdvance lets the
+		 * slot follow WAL that other tables write. */
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000L,
 							 PG_WAIT_EXTENSION);
 	}
 
