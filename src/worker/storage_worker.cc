@@ -91,7 +91,7 @@ static bool *slot_unlogged = NULL;
  * pays one sync, not a second copy of every row. Measured at 1M rows
  * (bench/README.md, session 14), logging every row took COPY from 68.8k to
  * 60.3k events/s and 4-client 100-event transactions from 49.7k to 44.3k,
- * ~2 us per row, while a single-event commit gained 1.2-1.6x: one sync
+ * ~2 us per row, while a single-event commit gained 1.1-1.6x: one sync
  * saved is worth some ten rows of logging in CPU, and more in latency.
  */
 static uint64 *slot_logged_bytes = NULL;
