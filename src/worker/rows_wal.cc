@@ -45,6 +45,23 @@ XLogRecPtr	g_slot_lsn = InvalidXLogRecPtr;
 TimestampTz g_last_bump = 0;
 
 /*
+ * caught_error ends a PG_CATCH block that goes on: back to the caller's
+ * memory context, the error copied out of the error state (the caller
+ * frees it), and any LWLock the failed call held released.
+ */
+ErrorData *
+caught_error(MemoryContext cxt)
+{
+	ErrorData  *e;
+
+	MemoryContextSwitchTo(cxt);
+	e = CopyErrorData();
+	FlushErrorState();
+	LWLockReleaseAll();
+	return e;
+}
+
+/*
  * log_batch logs one batch (BatchLog.log). Called inside
  * EngineWriteReserved, so an ereport must not leave this frame: it becomes
  * the batch's failure, and the rows are not written (their transactions
@@ -63,12 +80,8 @@ log_batch(void *arg, const char *data, size_t len, uint64_t *lsn, EngineStatus *
 	}
 	PG_CATCH();
 	{
-		ErrorData  *e;
+		ErrorData  *e = caught_error(cxt);
 
-		MemoryContextSwitchTo(cxt);
-		e = CopyErrorData();
-		FlushErrorState();
-		LWLockReleaseAll();
 		XLogResetInsertion();
 		failure->code = EngineCode::kIOError;
 		snprintf(failure->message, sizeof(failure->message), "could not log rows in the WAL: %s",
@@ -186,12 +199,8 @@ acquire_slot()
 	}
 	PG_CATCH();
 	{
-		ErrorData  *e;
+		ErrorData  *e = caught_error(cxt);
 
-		MemoryContextSwitchTo(cxt);
-		e = CopyErrorData();
-		FlushErrorState();
-		LWLockReleaseAll();
 		if (MyReplicationSlot != NULL)
 			ReplicationSlotRelease();
 		elog(LOG, "ledger_am storage worker: cannot use the replication slot \"%s\" (%s); "
@@ -222,12 +231,8 @@ drop_slot()
 	}
 	PG_CATCH();
 	{
-		ErrorData  *e;
+		ErrorData  *e = caught_error(cxt);
 
-		MemoryContextSwitchTo(cxt);
-		e = CopyErrorData();
-		FlushErrorState();
-		LWLockReleaseAll();
 		elog(LOG, "ledger_am storage worker: could not drop the replication slot \"%s\": %s",
 			 kSlotName, e->message);
 		FreeErrorData(e);

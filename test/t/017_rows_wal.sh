@@ -44,15 +44,7 @@ DIR=""
 source "$REPO_ROOT/test/t/tap.sh"
 
 finish() { tap_exit 017_rows_wal; }
-
-cleanup() {
-  if [[ -n "$DIR" && -d "$DIR" ]]; then
-    tap_server_log "$DIR" 40
-    tap_drop_cluster "$DIR" "cluster kept in $DIR"
-  fi
-}
-trap cleanup EXIT
-trap 'echo "# interrupted"; exit 1' INT TERM
+tap_cleanup_on_exit 40
 
 q() { cluster_psql "$DIR" -d postgres -qAt -v ON_ERROR_STOP=1 -c "$1"; }
 

@@ -13,6 +13,9 @@
 #       SETTING line added to postgresql.conf starts; bails out if not
 #   restart_with [SETTING]
 #       a clean restart of the cluster in $DIR, SETTING added first
+#   tap_cleanup_on_exit LINES
+#       on exit: the server log's last LINES lines after a failure, and the
+#       cluster in $DIR dropped (KEEP_CLUSTER=1 keeps it)
 # The script sets TESTNO=0 and FAILED=0 (and its plan) before its first test.
 
 ok_if() {
@@ -89,6 +92,21 @@ SELECT 'posted', md5('agg' || (g / 10))::uuid, g % 10 + 1,
        $3
 FROM generate_series(1, $2) g;
 SQL
+}
+
+# tap_cleanup_on_exit LINES: when the script exits, print the last LINES
+# lines of the server log if a test failed and drop the cluster in $DIR
+# (kept with KEEP_CLUSTER=1); an interrupt exits.
+tap_cleanup_on_exit() {
+  TAP_LOG_LINES=$1
+  trap _tap_cleanup EXIT
+  trap 'echo "# interrupted"; exit 1' INT TERM
+}
+_tap_cleanup() {
+  if [[ -n "$DIR" && -d "$DIR" ]]; then
+    tap_server_log "$DIR" "$TAP_LOG_LINES"
+    tap_drop_cluster "$DIR" "cluster kept in $DIR"
+  fi
 }
 
 # tap_start_cluster DESCRIPTION [SETTING...]: one test. Initialises a cluster
