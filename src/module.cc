@@ -220,7 +220,8 @@ define_gucs(void)
 							 "Crash tests only: row batches logged in Postgres' WAL bypass RocksDB's WAL.",
 							 "A kill -9 then loses every row batch not yet flushed to a RocksDB file, "
 							 "as an OS crash loses unsynced ones, and the storage worker must replay "
-							 "them from Postgres' WAL. Unsafe with VACUUM of aborted rows.",
+							 "them from Postgres' WAL. Every synced RocksDB write then flushes "
+							 "the memtables first.",
 							 &ledger_debug_logged_rows_skip_wal, false,
 							 PGC_POSTMASTER, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 	DefineCustomBoolVariable("ledger_am.enable_range_scan",
