@@ -1293,6 +1293,13 @@ EngineDurableLogMark() noexcept
 	return g_durable_mark.load();
 }
 
+/* EngineWrittenLogMark: see engine.h. */
+uint64_t
+EngineWrittenLogMark() noexcept
+{
+	return g_written_mark.load();
+}
+
 /* EngineReplayBatch writes a logged batch again, with its mark. */
 EngineStatus
 EngineReplayBatch(const char *data, size_t len, uint64_t lsn) noexcept

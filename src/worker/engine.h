@@ -154,6 +154,10 @@ EngineStatus EngineSetLogMark(uint64_t lsn) noexcept;
  * every batch logged up to it is durable in RocksDB (0: none yet). */
 uint64_t EngineDurableLogMark() noexcept;
 
+/* EngineWrittenLogMark is the mark of the last logged batch written: equal
+ * to EngineDurableLogMark when every logged batch is durable. */
+uint64_t EngineWrittenLogMark() noexcept;
+
 /* EngineRelease ends owner's reservations; ids it did not use are given
  * back when no later reservation followed. With keep, owner's range of that
  * table lives on if it has unused ids (*kept tells): a committing backend

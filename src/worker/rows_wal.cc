@@ -41,7 +41,7 @@ const char kSlotName[] = "ledger_am";
 
 bool		g_enabled = false;
 XLogRecPtr	g_slot_lsn = InvalidXLogRecPtr;
-/* When RowsWalAdvance last moved the mark itself. */
+/* When RowsWalAdvance last looked at the insert position. */
 TimestampTz g_last_bump = 0;
 
 /*
@@ -278,7 +278,26 @@ RowsWalStart()
 		mark = 0;
 	}
 	if (mark != 0)
-		replay((XLogRecPtr) mark);
+	{
+		/* The slot may have moved past the mark while every logged batch
+		 * was durable (RowsWalAdvance): nothing before it needs replaying,
+		 * and the WAL before it may be gone. */
+		XLogRecPtr	from = (XLogRecPtr) mark;
+		ReplicationSlot *slot = max_replication_slots > 0 ?
+			SearchNamedReplicationSlot(kSlotName, true) : NULL;
+
+		if (slot != NULL && SlotIsPhysical(slot))
+		{
+			XLogRecPtr	kept;
+
+			SpinLockAcquire(&slot->mutex);
+			kept = slot->data.restart_lsn;
+			SpinLockRelease(&slot->mutex);
+			if (kept > from)
+				from = kept;
+		}
+		replay(from);
+	}
 
 	if (!ledger_log_rows_in_wal || max_replication_slots == 0 || wal_level < WAL_LEVEL_REPLICA ||
 		!acquire_slot())
@@ -299,7 +318,7 @@ RowsWalStart()
 	 */
 	set_mark(GetXLogInsertRecPtr());
 	g_enabled = true;
-	RowsWalAdvance();
+	(void) RowsWalAdvance();
 	return true;
 }
 
@@ -309,47 +328,47 @@ RowsWalLogger()
 	return g_enabled ? &kLogger : nullptr;
 }
 
-void
+bool
 RowsWalAdvance()
 {
-	XLogRecPtr	durable;
+	XLogRecPtr	target;
+	TimestampTz now;
 
 	/* Tests only: logged rows bypass RocksDB's WAL, so a sync makes none of
 	 * them durable; the slot keeps all WAL since the start. */
 	if (!g_enabled || ledger_debug_logged_rows_skip_wal)
-		return;
-	durable = (XLogRecPtr) EngineDurableLogMark();
-	if (durable <= g_slot_lsn)
+		return false;
+	target = (XLogRecPtr) EngineDurableLogMark();
+	if (target <= g_slot_lsn)
 	{
 		/*
-		 * No logged batch since the slot last moved, while other WAL (heap
-		 * tables, checkpoints) goes on: without ledger_am writes the slot
-		 * would keep all of it. Once it lags a WAL segment, at most once a
-		 * second, the mark moves to the current insert position (synced,
-		 * with everything written before), and the slot with it.
+		 * No logged batch made durable since the slot last moved. Other WAL
+		 * (heap tables, a bulk load's unlogged rows, checkpoints) may go on,
+		 * and the slot would keep all of it. When every logged batch is
+		 * durable, nothing before the current insert position needs
+		 * replaying (this thread logs the next batch, after it): at most
+		 * once a second, the slot moves there. A replay starts at the later
+		 * of the log mark and the slot (RowsWalStart).
 		 */
-		TimestampTz now = GetCurrentTimestamp();
-		XLogRecPtr	insert;
-
+		now = GetCurrentTimestamp();
 		if (!TimestampDifferenceExceeds(g_last_bump, now, 1000))
-			return;
+			return false;
 		g_last_bump = now;
-		insert = GetXLogInsertRecPtr();
-		if (insert - g_slot_lsn < (XLogRecPtr) wal_segment_size)
-			return;
-		/* A failed write stops the engine; the loop restarts it. */
-		if (!EngineSetLogMark(insert).ok())
-			return;
-		durable = (XLogRecPtr) EngineDurableLogMark();
-		if (durable <= g_slot_lsn)
-			return;
+		/* Logged rows of a transaction that aborted, or of a bulk one
+		 * still running, wait for no commit's sync: ask for one. */
+		if (EngineWrittenLogMark() != EngineDurableLogMark())
+			return true;
+		target = GetXLogInsertRecPtr();
+		if (target - g_slot_lsn < (XLogRecPtr) wal_segment_size)
+			return false;
 	}
 	SpinLockAcquire(&MyReplicationSlot->mutex);
-	MyReplicationSlot->data.restart_lsn = durable;
+	MyReplicationSlot->data.restart_lsn = target;
 	SpinLockRelease(&MyReplicationSlot->mutex);
 	ReplicationSlotMarkDirty();
 	ReplicationSlotsComputeRequiredLSN();
-	g_slot_lsn = durable;
+	g_slot_lsn = target;
+	return false;
 }
 
 void

@@ -38,9 +38,11 @@ bool		RowsWalStart();
  * Postgres' WAL, else nullptr. */
 const BatchLog *RowsWalLogger();
 
-/* RowsWalAdvance moves the slot to the last durable log mark (cheap; call
- * it now and then from the loop). */
-void		RowsWalAdvance();
+/* RowsWalAdvance moves the slot to the last durable log mark, or on past
+ * other WAL when every logged batch is durable (cheap; call it now and then
+ * from the loop). True when a lazy RocksDB sync would let it move: logged
+ * batches no commit will sync (an aborted or still running transaction's). */
+bool		RowsWalAdvance();
 
 /* RowsWalStop, at a clean shutdown after the engine's last write and sync:
  * nothing logged needs replaying any more, so the log mark goes. */

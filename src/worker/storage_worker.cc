@@ -1066,7 +1066,13 @@ ledger_am_worker_main(Datum arg)
 
 		/* Rows waiting in rings go in at every pass, asked for or not. */
 		drained = drain_rings();
-		ledger_am::RowsWalAdvance();
+		if (ledger_am::RowsWalAdvance())
+		{
+			if (sync_thread)
+				ledger_am::SyncThreadNoteLazy();
+			else
+				lazy_unsynced = true;
+		}
 		for (uint32 i = 0; i < nslots; i++)
 		{
 			ChannelSlot *slot = ledger_am::ChannelGetSlot(ledger_channel, i);

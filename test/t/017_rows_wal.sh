@@ -11,21 +11,23 @@
 #        RocksDB syncs (it keeps no more WAL than it may need)
 #   5    without ledger_am writes the slot still follows other WAL (40 MB
 #        of heap rows) to within a segment or two
-#   6-7  a single-row transaction's row is logged; a 2,000-row one (rows of
+#   6    after a checkpoint has removed the WAL at the log mark, kill -9 and
+#        a restart replay from the slot and serve every row
+#   7-8  a single-row transaction's row is logged; a 2,000-row one (rows of
 #        ~0.7 kB) logs only its first ~16 kB, at most 40 rows, and syncs
 #        RocksDB's WAL at commit for the rest (worker_stats wal_logged_rows
 #        and wal_unlogged_rows)
-#   8-11 an OS crash that loses RocksDB's unsynced writes loses no committed
+#   9-12 an OS crash that loses RocksDB's unsynced writes loses no committed
 #        row: with ledger_am.debug_logged_rows_skip_wal (logged row batches
 #        bypass RocksDB's WAL, so kill -9 loses every unflushed one), rows of
 #        committed transactions, single-row and multi-row, are all there after
 #        kill -9 of every process, the worker says it replayed them, a
 #        rolled-back transaction's rows stay invisible, and the table takes
 #        new rows at new row ids
-#   12-13 a clean stop leaves nothing to replay
-#   14-16 ledger_am.log_rows_in_wal = off: the slot is dropped, commits sync
+#   13-14 a clean stop leaves nothing to replay
+#   15-17 ledger_am.log_rows_in_wal = off: the slot is dropped, commits sync
 #        RocksDB's WAL, and kill -9 loses no committed row
-#   17-18 wal_level = minimal: no slot possible, commits sync RocksDB's WAL,
+#   18-19 wal_level = minimal: no slot possible, commits sync RocksDB's WAL,
 #        rows survive kill -9; back to replica, the slot is made again
 # Exits non-zero on any failure; KEEP_CLUSTER=1 keeps the data directory.
 set -uo pipefail
@@ -35,7 +37,7 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 source "$REPO_ROOT/scripts/cluster.sh"
 
 PORT=${T017_PORT:-54347}
-PLAN=18
+PLAN=19
 TESTNO=0
 FAILED=0
 DIR=""
@@ -127,7 +129,19 @@ else
   ok_if 1 "with only heap writes the slot keeps up" "restart_lsn lags $lag bytes"
 fi
 
-# 6-7: small transactions are logged, bulk ones mostly not.
+# 6: the WAL at the mark is gone; a crash must not need it.
+want=$(state)
+q "SELECT pg_switch_wal(); CHECKPOINT;" >/dev/null
+crash_restart
+got=$(q "SELECT count(*) || ' ' || coalesce(sum(amount), 0) || ' ' || coalesce(sum(hashtext(event_id::text)), 0) FROM events" 2>&1)
+if [[ "$got" == "$want" ]] && ! grep -q "could not find the WAL" "$DIR/server.log"; then
+  ok_if 0 "kill -9 after the WAL at the log mark was removed: the worker starts from the slot, all rows there"
+else
+  ok_if 1 "kill -9 after the WAL at the log mark was removed: the worker starts from the slot, all rows there" \
+    "got $got, want $want; $(grep -i 'ledger_am' "$DIR/server.log" | tail -5)"
+fi
+
+# 7-8: small transactions are logged, bulk ones mostly not.
 stats() { q "SELECT string_agg(value::text, ' ' ORDER BY name) FROM ledger_am.worker_stats() WHERE name IN ('wal_logged_rows', 'wal_unlogged_rows')"; }
 read -r l0 u0 <<<"$(stats)"
 q "INSERT INTO events (event_type, aggregate_id, aggregate_version, debit_account, credit_account, amount, currency)
@@ -145,7 +159,7 @@ else
   ok_if 1 "a 2000-row transaction logs only its first rows" "logged $((l2 - l1)), unlogged $((u2 - u1))"
 fi
 
-# 8-11: replay after an "OS crash".
+# 9-12: replay after an "OS crash".
 restart_with "ledger_am.debug_logged_rows_skip_wal = on"
 wait_worker
 before=$(q "SELECT count(*) FROM events")
@@ -166,7 +180,7 @@ out=$(q "INSERT INTO events (event_type, aggregate_id, aggregate_version, debit_
          VALUES ('after', gen_random_uuid(), 1, 1, 2, 1, 'EUR') RETURNING ctid > (SELECT max(ctid) FROM events WHERE event_type <> 'after')" 2>&1)
 expect_eq "a new row gets a row id past every replayed one" "$out" "t"
 
-# 12-13: a clean stop.
+# 13-14: a clean stop.
 want=$(state)
 restart_with ""
 wait_worker
@@ -177,7 +191,7 @@ else
   ok_if 0 "nothing to replay after a clean stop"
 fi
 
-# 14-16: log_rows_in_wal = off.
+# 15-17: log_rows_in_wal = off.
 sed -i '/debug_logged_rows_skip_wal/d' "$DIR/postgresql.conf"
 restart_with "ledger_am.log_rows_in_wal = off"
 wait_worker
@@ -192,7 +206,7 @@ want=$(state)
 crash_restart
 expect_eq "with it off, kill -9 keeps every committed row" "$(state)" "$want"
 
-# 17-18: wal_level = minimal, then back.
+# 18-19: wal_level = minimal, then back.
 sed -i '/log_rows_in_wal/d' "$DIR/postgresql.conf"
 restart_with $'wal_level = minimal\nmax_wal_senders = 0'
 wait_worker
