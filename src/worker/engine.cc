@@ -245,6 +245,16 @@ RefusedWrite()
 	return rocksdb::Status::IOError(msg);
 }
 
+/* PutLogMark adds the log mark `lsn` (LogMarkKey) to a batch. */
+rocksdb::Status
+PutLogMark(rocksdb::WriteBatch *batch, uint64_t lsn)
+{
+	char		v[8];
+
+	PutU64BE(v, lsn);
+	return batch->Put(KeysCf(), LogMarkKey(), rocksdb::Slice(v, 8));
+}
+
 /* LockedWrite writes a batch under g_write_mu, refusing once a write has
  * failed (see g_write_failed). A batch that carries the log mark `mark`
  * (BatchLog) makes it the last written one. */
@@ -1118,18 +1128,8 @@ EngineWriteReserved(const ReservedRow *rows, size_t n, EngineStatus *row_status,
 		{
 			/* Logged as RocksDB serializes it; the mark is not part of the
 			 * record (its LSN is only known once logged). */
-			if (!log->log(log->arg, batch.Data().data(), batch.GetDataSize(), &mark, &written))
-			{
-				for (size_t i = 0; i < n; i++)
-					if (row_status[i].ok())
-						row_status[i] = written;
-				return written;
-			}
-			char		v[8];
-			PutU64BE(v, mark);
-			rocksdb::Status s = batch.Put(KeysCf(), LogMarkKey(), rocksdb::Slice(v, 8));
-			if (!s.ok())
-				written = FromRocks(s);
+			if (log->log(log->arg, batch.Data().data(), batch.GetDataSize(), &mark, &written))
+				written = FromRocks(PutLogMark(&batch, mark));
 		}
 		rocksdb::WriteOptions wo;
 		wo.sync = false;
@@ -1330,9 +1330,7 @@ EngineReplayBatch(const char *data, size_t len, uint64_t lsn) noexcept
 				(parsed.ok() ? std::string("not only puts") : parsed.ToString());
 			return MakeStatus(EngineCode::kCorruption, msg.c_str());
 		}
-		char		v[8];
-		PutU64BE(v, lsn);
-		rocksdb::Status s = batch.Put(KeysCf(), LogMarkKey(), rocksdb::Slice(v, 8));
+		rocksdb::Status s = PutLogMark(&batch, lsn);
 		if (!s.ok())
 			return FromRocks(s);
 		rocksdb::WriteOptions wo;
@@ -1380,10 +1378,7 @@ EngineSetLogMark(uint64_t lsn) noexcept
 		if (g_db == nullptr)
 			return NotOpen();
 		rocksdb::WriteBatch batch;
-		char		v[8];
-		PutU64BE(v, lsn);
-		rocksdb::Status s = lsn == 0 ? batch.Delete(KeysCf(), LogMarkKey())
-			: batch.Put(KeysCf(), LogMarkKey(), rocksdb::Slice(v, 8));
+		rocksdb::Status s = lsn == 0 ? batch.Delete(KeysCf(), LogMarkKey()) : PutLogMark(&batch, lsn);
 		if (!s.ok())
 			return FromRocks(s);
 		rocksdb::WriteOptions wo;
