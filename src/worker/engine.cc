@@ -793,17 +793,17 @@ EngineOpen(const EngineOptions &options) noexcept
 		keys_opts.write_buffer_size = std::max<size_t>(ro.write_buffer_size / 4, size_t(4) << 20);
 		/*
 		 * Merge sorted runs four at a time, not two (RocksDB's default), and
-		 * only once more than 8 runs (not 4) stand. Account keys arrive in
-		 * random order, so every merge rewrites its runs whole, and with
-		 * merges of two a key was rewritten about log2(table / memtable)
-		 * times: more the larger the table grew. Measured on 12M-row COPY
-		 * loads into a table with only its ledger_range declaration
-		 * (docs/architecture.md, "Range keys' compaction"): 46.7 CPU-s of
-		 * compaction writing 2,961 MB against 20.3 CPU-s writing 1,299 MB,
-		 * the last 1M chunk 66k against 73k rows/s; account windows read
-		 * the up to ~12 runs as fast. A larger keys memtable instead (64 MB)
-		 * cut compaction as much but slowed "last 50 events" scans, which
-		 * walk the memtable's skiplist backwards.
+		 * only once 8 runs (not 4) stand. Account keys arrive in random
+		 * order, so every merge rewrites its runs whole, and with merges of
+		 * two a key was rewritten about log2(keys / memtable) times: more
+		 * the larger the table grew. Measured on 12M-row COPY loads into the
+		 * canonical table (primary key, unique, ledger_range; no other
+		 * index), docs/architecture.md, "Range keys' compaction": 46.7 CPU-s
+		 * of compaction writing 2,961 MB against 20.3 CPU-s writing 1,299
+		 * MB, the last 1M chunk 66k against 73k rows/s, account windows read
+		 * as fast. A 4x larger keys memtable cut compaction as much but
+		 * slowed "last 50 events" scans, which walk the memtable's skiplist
+		 * backwards; merges of 8 slowed account windows by 15-20%.
 		 */
 		keys_opts.compaction_options_universal.min_merge_width = 4;
 		keys_opts.level0_file_num_compaction_trigger = 8;
