@@ -1046,6 +1046,14 @@ ledger_am_worker_main(Datum arg)
 	bool		spinning = false;
 	bool		drained;
 	bool		lazy_unsynced = false;
+	/* Written but unsynced rows to sync soon: the group-commit thread's
+	 * lazy sync, or this loop's before it sleeps. */
+	auto		note_lazy_sync = [&lazy_unsynced]() {
+		if (sync_thread)
+			ledger_am::SyncThreadNoteLazy();
+		else
+			lazy_unsynced = true;
+	};
 	TimestampTz spin_start = 0;
 	TimestampTz stats_time = 0;
 
@@ -1067,12 +1075,7 @@ ledger_am_worker_main(Datum arg)
 		/* Rows waiting in rings go in at every pass, asked for or not. */
 		drained = drain_rings();
 		if (ledger_am::RowsWalAdvance())
-		{
-			if (sync_thread)
-				ledger_am::SyncThreadNoteLazy();
-			else
-				lazy_unsynced = true;
-		}
+			note_lazy_sync();
 		for (uint32 i = 0; i < nslots; i++)
 		{
 			ChannelSlot *slot = ledger_am::ChannelGetSlot(ledger_channel, i);
@@ -1106,6 +1109,7 @@ ledger_am_worker_main(Datum arg)
 			EngineStatus st = EngineStatus{EngineCode::kOk, ""};
 			bool		synced = false;
 			bool		logged = ledger_am::RowsWalLogger() != nullptr;
+			bool		answer_now;
 
 			for (uint32 j = 0; j < nsync; j++)
 			{
@@ -1123,28 +1127,24 @@ ledger_am_worker_main(Datum arg)
 					complete(slot);
 					continue;
 				}
-				if ((logged && !slot_unlogged[sync_slots[j]]) ||
-					(slot->arg1 == ledger_am::kSyncLazy && slot_batches[sync_slots[j]] <= 1))
-				{
-					/* Rows logged in Postgres' WAL: the commit record, which
-					 * Postgres flushes, follows them there. Or
-					 * synchronous_commit = off, rows in one atomic write.
-					 * Answered now, synced within kLazySyncMs. */
-					slot_batches[sync_slots[j]] = 0;
-					slot_unlogged[sync_slots[j]] = false;
-					slot_logged_bytes[sync_slots[j]] = 0;
-					slot->data_len = 0;
-					set_result(slot, EngineStatus{EngineCode::kOk, ""});
-					complete(slot);
-					if (sync_thread)
-						ledger_am::SyncThreadNoteLazy();
-					else
-						lazy_unsynced = true;
-					continue;
-				}
+				/* Rows logged in Postgres' WAL: the commit record, which
+				 * Postgres flushes, follows them there. Or synchronous_commit
+				 * = off, rows in one atomic write. Answered now, synced
+				 * within kLazySyncMs. */
+				answer_now = (logged && !slot_unlogged[sync_slots[j]]) ||
+					(slot->arg1 == ledger_am::kSyncLazy && slot_batches[sync_slots[j]] <= 1);
+				/* The transaction ends: its slot's counts start again. */
 				slot_batches[sync_slots[j]] = 0;
 				slot_unlogged[sync_slots[j]] = false;
 				slot_logged_bytes[sync_slots[j]] = 0;
+				if (answer_now)
+				{
+					slot->data_len = 0;
+					set_result(slot, EngineStatus{EngineCode::kOk, ""});
+					complete(slot);
+					note_lazy_sync();
+					continue;
+				}
 				if (sync_thread)
 				{
 					/* Taken: later passes must not see it as a new request. */
