@@ -171,6 +171,13 @@ replay(XLogRecPtr mark)
 			 " bytes) logged in the WAL after %X/%X", batches, bytes, LSN_ARGS(mark));
 }
 
+/* named_slot is the "ledger_am" slot if it exists (none without slots). */
+ReplicationSlot *
+named_slot()
+{
+	return max_replication_slots > 0 ? SearchNamedReplicationSlot(kSlotName, true) : NULL;
+}
+
 /*
  * acquire_slot acquires the "ledger_am" slot, creating it (with WAL reserved
  * from now) if missing or reserving WAL again if it was invalidated. False,
@@ -184,7 +191,7 @@ acquire_slot()
 
 	PG_TRY();
 	{
-		if (SearchNamedReplicationSlot(kSlotName, true) == NULL)
+		if (named_slot() == NULL)
 			ReplicationSlotCreate(kSlotName, false, RS_PERSISTENT, false);
 		else
 			ReplicationSlotAcquire(kSlotName, true);
@@ -221,7 +228,7 @@ drop_slot()
 {
 	MemoryContext cxt = CurrentMemoryContext;
 
-	if (max_replication_slots == 0 || SearchNamedReplicationSlot(kSlotName, true) == NULL)
+	if (named_slot() == NULL)
 		return;
 	PG_TRY();
 	{
@@ -283,8 +290,7 @@ RowsWalStart()
 		 * was durable (RowsWalAdvance): nothing before it needs replaying,
 		 * and the WAL before it may be gone. */
 		XLogRecPtr	from = (XLogRecPtr) mark;
-		ReplicationSlot *slot = max_replication_slots > 0 ?
-			SearchNamedReplicationSlot(kSlotName, true) : NULL;
+		ReplicationSlot *slot = named_slot();
 
 		if (slot != NULL && SlotIsPhysical(slot))
 		{
