@@ -14,6 +14,8 @@
  *     compressed alone with a 16 kB raw dictionary taken from the first rows
  *     (ledger_am's layout), under ZSTD levels -1/1/3, LZ4 and LZ4HC 4/9;
  *     decoding one block is what one row read outside the block cache costs;
+ *   - dictionaries: ZSTD 1 blocks without one, with a raw or a trained one of
+ *     4 / 8 / 16 kB, decoded as RocksDB 7.8 does and with a prepared one;
  *   - rows: each value compressed alone with a trained ZSTD dictionary
  *     (16/64/110 kB) and a prepared decoding dictionary: what a row read would
  *     cost if rows were stored compressed one by one.
@@ -111,6 +113,20 @@ Lz4(const char *name, int hc_level)
 		}};
 }
 
+/* CutBlocks packs the rows into blocks of at least 8 kB, as RocksDB cuts them. */
+std::vector<std::string>
+CutBlocks(const std::vector<std::string> &rows)
+{
+	std::vector<std::string> blocks(1);
+	for (const std::string &r : rows)
+	{
+		if (blocks.back().size() >= kBlock)
+			blocks.emplace_back();
+		blocks.back() += r;
+	}
+	return blocks;
+}
+
 void
 ProbeBlocks(const std::vector<std::string> &rows, size_t raw)
 {
@@ -122,13 +138,7 @@ ProbeBlocks(const std::vector<std::string> &rows, size_t raw)
 		dict += r;
 	}
 	dict.resize(kRawDict);
-	std::vector<std::string> blocks(1);
-	for (const std::string &r : rows)
-	{
-		if (blocks.back().size() >= kBlock)
-			blocks.emplace_back();
-		blocks.back() += r;
-	}
+	std::vector<std::string> blocks = CutBlocks(rows);
 	std::vector<Codec> codecs = {Zstd("zstd -1", -1), Zstd("zstd 1 (default)", 1), Zstd("zstd 3", 3),
 								 Lz4("lz4", 0), Lz4("lz4hc 4 (lz4hc)", 4), Lz4("lz4hc 9", 9)};
 	std::printf("8 kB blocks (%zu), 16 kB raw dictionary:\n", blocks.size());
@@ -154,6 +164,95 @@ ProbeBlocks(const std::vector<std::string> &rows, size_t raw)
 		std::printf("  %-18s %7.3f %14.0f %16.2f%s\n", c.name, (double) raw / bytes, raw / tc / 1e6,
 					td * 1e6 / packed.size(), ok ? "" : "  DECODE FAILED");
 	}
+}
+
+/*
+ * ZSTD level 1 on 8 kB blocks under each dictionary RocksDB could give a
+ * file: none, a raw sample (the first rows) or one trained on whole blocks
+ * (zstd_max_train_bytes, RocksDB's trainer input), 4 / 8 / 16 kB. Decoding
+ * is timed twice: with ZSTD_decompress_usingDict, which digests the
+ * dictionary again for every block (what Debian's librocksdb 7.8 calls: it
+ * is built without ZSTD_STATIC_LINKING_ONLY, so no prepared ZSTD_DDict), and
+ * with a prepared ZSTD_DDict for comparison. A trained dictionary carries
+ * entropy tables, which is what makes re-digesting it cost.
+ */
+void
+ProbeDictionaries(const std::vector<std::string> &rows, const std::vector<std::string> &blocks, size_t raw)
+{
+	std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx *)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+	std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx *)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+	std::string samples;
+	std::vector<size_t> sizes;
+	for (const std::string &b : blocks)
+	{
+		if (samples.size() + b.size() > 100 * kRawDict)
+			break;
+		samples += b;
+		sizes.push_back(b.size());
+	}
+	std::printf("zstd 1, 8 kB blocks, by dictionary:\n");
+	std::printf("  %-18s %7s %22s %20s\n", "dictionary", "ratio", "decode us/block (dict)", "(prepared DDict)");
+	std::string dst(4 * kBlock, '\0');
+	for (int trained = 0; trained <= 1; trained++)
+		for (size_t cap : {size_t(0), 4 * size_t(1024), 8 * size_t(1024), 16 * size_t(1024)})
+		{
+			if (cap == 0 && trained)
+				continue;
+			std::string dict;
+			if (cap > 0 && !trained)
+			{
+				for (const std::string &r : rows)
+				{
+					if (dict.size() >= cap)
+						break;
+					dict += r;
+				}
+				dict.resize(cap);
+			}
+			else if (cap > 0)
+			{
+				dict.assign(cap, '\0');
+				size_t n = ZDICT_trainFromBuffer(&dict[0], cap, samples.data(), sizes.data(),
+												 static_cast<unsigned>(sizes.size()));
+				if (ZDICT_isError(n))
+				{
+					std::printf("  trained %zu kB: %s\n", cap / 1024, ZDICT_getErrorName(n));
+					continue;
+				}
+				dict.resize(n);
+			}
+			std::vector<std::string> packed;
+			size_t bytes = 0;
+			for (const std::string &b : blocks)
+			{
+				std::string out(ZSTD_compressBound(b.size()), '\0');
+				size_t m = ZSTD_compress_usingDict(cctx.get(), &out[0], out.size(), b.data(), b.size(),
+												   dict.data(), dict.size(), 1);
+				out.resize(ZSTD_isError(m) ? 0 : m);
+				bytes += out.size();
+				packed.push_back(std::move(out));
+			}
+			bool ok = true;
+			double t0 = Now();
+			for (int round = 0; round < kRounds; round++)
+				for (const std::string &p : packed)
+					ok = !ZSTD_isError(ZSTD_decompress_usingDict(dctx.get(), &dst[0], dst.size(), p.data(), p.size(),
+																 dict.data(), dict.size())) && ok;
+			double td = (Now() - t0) / kRounds;
+			ZSTD_DDict *dd = ZSTD_createDDict(dict.data(), dict.size());
+			t0 = Now();
+			for (int round = 0; round < kRounds; round++)
+				for (const std::string &p : packed)
+					ok = !ZSTD_isError(ZSTD_decompress_usingDDict(dctx.get(), &dst[0], dst.size(), p.data(),
+																  p.size(), dd)) && ok;
+			double tdd = (Now() - t0) / kRounds;
+			ZSTD_freeDDict(dd);
+			char label[40];
+			std::snprintf(label, sizeof(label), "%s %zu kB", cap == 0 ? "none" : trained ? "trained" : "raw",
+						  cap / 1024);
+			std::printf("  %-18s %7.3f %22.2f %20.2f%s\n", label, (double) raw / bytes,
+						td * 1e6 / packed.size(), tdd * 1e6 / packed.size(), ok ? "" : "  DECODE FAILED");
+		}
 }
 
 void
@@ -264,6 +363,7 @@ main(int argc, char **argv)
 	}
 	std::printf("%zu rows, %zu bytes (%.1f per row)\n", rows.size(), raw, (double) raw / rows.size());
 	ProbeBlocks(rows, raw);
+	ProbeDictionaries(rows, CutBlocks(rows), raw);
 	ProbeRows(rows, raw);
 	return 0;
 }

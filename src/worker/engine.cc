@@ -1849,6 +1849,87 @@ FetchRows(void *arg) noexcept
 	}
 }
 
+/*
+ * A batch of row ids read as a run: at least kMinRunRows ids within a span
+ * of at most kRunSpan times as many ids. Rows appended in time order give a
+ * time window's keys consecutive ids; one forward pass of an iterator then
+ * reads each row with a Next(), where MultiGet searches an index block and a
+ * data block for every row (docs/architecture.md, "Range scans").
+ */
+constexpr size_t kMinRunRows = 8;
+/* Most keys EngineRangeScan reads per batch (two halves when lending). */
+constexpr size_t kMaxRangeBatch = 128;
+constexpr uint64_t kRunSpan = 2;
+
+/* RunBounds tells whether the batch's ids form a run, and its first and
+ * last id. */
+static bool
+RunBounds(const uint64_t *ids, size_t n, uint64_t *first, uint64_t *last)
+{
+	if (n < kMinRunRows)
+		return false;
+	*first = *std::min_element(ids, ids + n);
+	*last = *std::max_element(ids, ids + n);
+	return *last - *first < kRunSpan * n;
+}
+
+/* FetchRun reads a run's rows with one forward pass over [first, last] of
+ * the table's rows (the iterator `rows` is opened on first use and kept for
+ * the scan's later batches). A row that is gone gets NotFound, as from
+ * MultiGet; an iterator error is every unread row's status. */
+static void
+FetchRun(const TableId &t, const uint64_t *ids, size_t n, uint64_t first,
+		 std::unique_ptr<BoundedIterator> *rows, rocksdb::PinnableSlice *values, rocksdb::Status *statuses)
+{
+	if (!*rows)
+	{
+		rows->reset(new BoundedIterator);
+		BoundedIterator *b = rows->get();
+		b->lower = TablePrefix(t);
+		b->upper = PrefixSuccessor(b->lower);
+		b->lower_slice = rocksdb::Slice(b->lower);
+		b->upper_slice = rocksdb::Slice(b->upper);
+		rocksdb::ReadOptions ro;
+		ro.iterate_lower_bound = &b->lower_slice;
+		ro.iterate_upper_bound = &b->upper_slice;
+		b->it.reset(g_db->NewIterator(ro, RowsCf()));
+	}
+	rocksdb::Iterator *it = (*rows)->it.get();
+	size_t order[kMaxRangeBatch];
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	std::sort(order, order + n, [ids](size_t a, size_t b) { return ids[a] < ids[b]; });
+
+	it->Seek(RowKey(t, first));
+	for (size_t k = 0; k < n; k++)
+	{
+		size_t i = order[k];
+		uint64_t id = UINT64_MAX;
+		for (; it->Valid(); it->Next())
+		{
+			TableId kt;
+			if (!DecodeRowKey(it->key().data(), it->key().size(), &kt, &id))
+			{
+				statuses[i] = rocksdb::Status::Corruption("malformed row key inside a table's range");
+				break;
+			}
+			if (id >= ids[i])
+				break;
+		}
+		if (!statuses[i].ok())
+			continue;
+		if (!it->Valid())
+			statuses[i] = it->status().ok() ? rocksdb::Status::NotFound() : it->status();
+		else if (id == ids[i])
+		{
+			values[i].PinSelf(it->value());
+			statuses[i] = rocksdb::Status::OK();
+		}
+		else
+			statuses[i] = rocksdb::Status::NotFound();
+	}
+}
+
 /* EngineRangeScan streams rows in range key order (see engine.h). */
 EngineStatus
 EngineRangeScan(const TableId &t, uint8_t space, const char *lo, size_t lo_len, const char *hi,
@@ -1881,7 +1962,7 @@ EngineRangeScan(const TableId &t, uint8_t space, const char *lo, size_t lo_len, 
 		 * size so far.
 		 */
 		constexpr size_t kBatch = 64;
-		constexpr size_t kMaxBatch = 2 * kBatch;
+		constexpr size_t kMaxBatch = kMaxRangeBatch;
 		constexpr size_t kMinLentBatch = 64;
 		/* The batch's range keys (past the prefix) back to back in one
 		 * buffer, and its row keys: no allocation per row. */
@@ -1895,6 +1976,7 @@ EngineRangeScan(const TableId &t, uint8_t space, const char *lo, size_t lo_len, 
 		std::vector<rocksdb::PinnableSlice> values(kMaxBatch);
 		rocksdb::Status statuses[kMaxBatch];
 		bool exhausted = false;
+		std::unique_ptr<BoundedIterator> rows;	/* runs' pass over the rows (FetchRun) */
 
 		if (backward)
 			it->SeekToLast();
@@ -1941,13 +2023,17 @@ EngineRangeScan(const TableId &t, uint8_t space, const char *lo, size_t lo_len, 
 			{
 				slices[i] = rocksdb::Slice(row_keys[i], kRowKeyLen);
 				values[i].Reset();
+				statuses[i] = rocksdb::Status::OK();
 			}
 			RowFetch all{n, slices, values.data(), statuses};
 			RowFetch first{n / 2, slices, values.data(), statuses};
 			RowFetch second{n - n / 2, slices + n / 2, values.data() + n / 2, statuses + n / 2};
 			auto started = std::chrono::steady_clock::now();
+			uint64_t run_first, run_last;
 
-			if (lender != nullptr && n >= kMinLentBatch &&
+			if (RunBounds(ids, n, &run_first, &run_last))
+				FetchRun(t, ids, n, run_first, &rows, values.data(), statuses);
+			else if (lender != nullptr && n >= kMinLentBatch &&
 				lender->Lend(FetchRows, &second, g_fetch_ns_per_row.load(std::memory_order_relaxed) * second.n))
 			{
 				/* The lent half writes into these arrays: wait for it

@@ -548,16 +548,13 @@ AccountBlob(const std::vector<int64_t> &accounts, int64_t ts)
 	return blob;
 }
 
-/* RangeScanAll reads a whole account's rows with small requests, resuming;
- * their values too if asked. */
+/* RangeScanKeys reads the rows of a key space's [lo, hi) with small
+ * requests, resuming; their values too if asked. */
 static std::vector<uint64_t>
-RangeScanAll(const TableId &t, int64_t account, bool backward, uint32_t max_rows, size_t cap,
-			 std::vector<std::string> *values = nullptr, EngineLender *lender = nullptr)
+RangeScanKeys(const TableId &t, uint8_t space, std::string lo, std::string hi, bool backward,
+			  uint32_t max_rows, size_t cap, std::vector<std::string> *values = nullptr,
+			  EngineLender *lender = nullptr)
 {
-	std::string lo, hi;
-	AppendAccountInt(&lo, account);
-	AppendAccountInt(&hi, account);
-	hi.push_back(0x03);
 	std::vector<uint64_t> ids;
 	std::vector<char> buf(cap);
 	char resume[512];
@@ -566,7 +563,7 @@ RangeScanAll(const TableId &t, int64_t account, bool backward, uint32_t max_rows
 		size_t used, resume_len;
 		uint32_t count;
 		bool done;
-		EngineStatus st = EngineRangeScan(t, kAccountSpace, lo.data(), lo.size(), hi.data(), hi.size(),
+		EngineStatus st = EngineRangeScan(t, space, lo.data(), lo.size(), hi.data(), hi.size(),
 										  backward, max_rows, buf.data(), cap, &used, &count,
 										  resume, sizeof(resume), &resume_len, &done, lender);
 		EXPECT_TRUE(st.ok()) << st.message;
@@ -591,6 +588,18 @@ RangeScanAll(const TableId &t, int64_t account, bool backward, uint32_t max_rows
 		}
 	}
 	return ids;
+}
+
+/* RangeScanAll reads a whole account's rows (RangeScanKeys). */
+static std::vector<uint64_t>
+RangeScanAll(const TableId &t, int64_t account, bool backward, uint32_t max_rows, size_t cap,
+			 std::vector<std::string> *values = nullptr, EngineLender *lender = nullptr)
+{
+	std::string lo, hi;
+	AppendAccountInt(&lo, account);
+	AppendAccountInt(&hi, account);
+	hi.push_back(0x03);
+	return RangeScanKeys(t, kAccountSpace, lo, hi, backward, max_rows, cap, values, lender);
 }
 
 TEST_F(EngineTest, RangeKeysWrittenWithRowsAndScannedInTimeOrder)
@@ -647,6 +656,84 @@ TEST_F(EngineTest, RangeKeysWrittenWithRowsAndScannedInTimeOrder)
 
 /* AppendWithKeys appends rows, each with its range key blob. */
 static void
+AppendWithKeys(const TableId &t, const std::vector<std::string> &values, const std::vector<std::string> &blobs);
+
+TEST_F(EngineTest, RowsOfConsecutiveIdsAreReadAsRunsLikeOneByOne)
+{
+	/* 300 rows appended in time order (row i at time 1000 + i): a time
+	 * window's batches name consecutive ids and are read with one iterator
+	 * pass (FetchRun), an account on every tenth row only one by one
+	 * (MultiGet). Both must return the same rows, skip reclaimed ones (at a
+	 * batch's edges, in its middle, at the ends) and resume exactly. */
+	constexpr int kRows = 300;
+	std::vector<std::string> values, blobs;
+	for (int i = 0; i < kRows; i++)
+	{
+		values.push_back(MakeRow(100, Payload(i)));
+		std::vector<int64_t> acc = {5};
+		if (i % 10 == 0)
+			acc.push_back(6);
+		blobs.push_back(AccountBlob(acc, 1000 + i));
+	}
+	AppendWithKeys(kT1, values, blobs);
+	const std::vector<uint64_t> reclaimed = {0, 50, 63, 64, 150, 151, 152, 248, 249, 299};
+	for (uint64_t id : reclaimed)
+		ASSERT_TRUE(EngineDeleteRow(kT1, id, 100).ok());
+	auto kept = [&](uint64_t id) {
+		return std::find(reclaimed.begin(), reclaimed.end(), id) == reclaimed.end();
+	};
+
+	std::string lo, hi, acc5_lo, acc5_hi, acc6_lo, acc6_hi;
+	AppendTime(&lo, false, 1050);
+	AppendTime(&hi, false, 1250);
+	AppendAccountInt(&acc5_lo, 5);
+	acc5_hi = acc5_lo;
+	acc5_hi.push_back(0x03);
+	AppendAccountInt(&acc6_lo, 6);
+	acc6_hi = acc6_lo;
+	acc6_hi.push_back(0x03);
+	struct Case
+	{
+		uint8_t space;
+		const std::string *lo, *hi;
+		uint64_t from, to, step;	/* the rows it holds: ids from, from + step, ... below to */
+	};
+	const Case cases[] = {{kTimeSpace, &lo, &hi, 50, 250, 1},
+						  {kAccountSpace, &acc5_lo, &acc5_hi, 0, kRows, 1},
+						  {kAccountSpace, &acc6_lo, &acc6_hi, 0, kRows, 10}};
+
+	for (int pass = 0; pass < 2; pass++)
+	{
+		for (const Case &c : cases)
+		{
+			std::vector<uint64_t> want;
+			for (uint64_t id = c.from; id < c.to; id += c.step)
+				if (kept(id))
+					want.push_back(id);
+			for (bool backward : {false, true})
+				for (uint32_t max_rows : {0u, 7u})
+					for (size_t cap : {size_t(1) << 20, size_t(3000)})
+					{
+						std::vector<std::string> got_values;
+						std::vector<uint64_t> got =
+							RangeScanKeys(kT1, c.space, *c.lo, *c.hi, backward, max_rows, cap, &got_values);
+						std::vector<uint64_t> expect = want;
+						if (backward)
+							std::reverse(expect.begin(), expect.end());
+						ASSERT_EQ(got, expect) << "pass " << pass << " space " << int(c.space)
+											   << " backward " << backward << " max_rows " << max_rows
+											   << " cap " << cap;
+						for (size_t i = 0; i < got.size(); i++)
+							ASSERT_EQ(got_values[i], MakeRow(100, Payload(got[i]))) << "row " << got[i];
+					}
+		}
+		/* Again with the rows in a file instead of the memtable. */
+		ASSERT_TRUE(EngineCompactTable(kT1).ok());
+	}
+}
+
+/* AppendWithKeys appends rows, each with its range key blob. */
+static void
 AppendWithKeys(const TableId &t, const std::vector<std::string> &values, const std::vector<std::string> &blobs)
 {
 	std::vector<RowSlice> slices = Slices(values);
@@ -697,16 +784,18 @@ class ThreadLender final : public EngineLender
 TEST_F(EngineTest, LentHalvesReturnExactlyTheRowsOfOneThread)
 {
 	/* 700 rows of uneven sizes under account 7, some removed, so lent halves
-	 * fill the buffer, stop under row limits, and skip missing rows. */
+	 * fill the buffer, stop under row limits, and skip missing rows. Account
+	 * 7 is on every third row (the others on 8): consecutive ids would be
+	 * read as runs, which are not lent. */
 	const int n = 700;
 	std::vector<std::string> values, blobs;
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < 3 * n; i++)
 	{
 		values.push_back(MakeRow(100, std::string(static_cast<size_t>(i % 37) * 23, 'x') + Payload(i)));
-		blobs.push_back(AccountBlob({7}, i));
+		blobs.push_back(AccountBlob({i % 3 == 0 ? 7 : 8}, i));
 	}
 	AppendWithKeys(kT1, values, blobs);
-	for (uint64_t gone : {5u, 64u, 65u, 130u, 131u, 132u, 400u, 699u})
+	for (uint64_t gone : {15u, 192u, 195u, 390u, 393u, 396u, 1200u, 2097u})
 		ASSERT_TRUE(EngineDeleteRow(kT1, gone, 100).ok());
 
 	ThreadLender lender, refuser(true);
