@@ -744,5 +744,71 @@ SELECT count(*), sum(amount), min(amount), max(amount) FROM rs_cost
   WHERE ts >= '2024-01-05 00:00:00+00' AND ts < '2024-01-12 00:00:00+00';
 DROP TABLE rs_cost;
 
+-- Partitioned ledgers: a ledger_range index on the parent declares keys on
+-- every partition, and each partition's range scan serves its share of a
+-- query on the parent (session 16; before, only a partition queried by name
+-- did). Partitions by time are in time order already (Append); partitions by
+-- account are merged (MergeAppend). Columns are matched per partition: the
+-- second one has them in another order, after a dropped column.
+CREATE TABLE rs_part (id bigint, acct bigint, ts timestamptz, amount numeric) PARTITION BY RANGE (ts);
+CREATE TABLE rs_part_01 PARTITION OF rs_part
+  FOR VALUES FROM ('2024-01-01 00:00:00+00') TO ('2024-02-01 00:00:00+00') USING ledger_am;
+CREATE TABLE rs_part_02 (amount numeric, dropped int, ts timestamptz, acct bigint, id bigint) USING ledger_am;
+ALTER TABLE rs_part_02 DROP COLUMN dropped;
+ALTER TABLE rs_part ATTACH PARTITION rs_part_02
+  FOR VALUES FROM ('2024-02-01 00:00:00+00') TO ('2024-03-01 00:00:00+00');
+CREATE INDEX ON rs_part USING ledger_range (acct, ts);
+INSERT INTO rs_part SELECT g, g % 10, timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute', g
+FROM generate_series(0, 80000) g;
+ANALYZE rs_part;
+EXPLAIN (COSTS OFF) SELECT * FROM rs_part
+  WHERE acct = 3 AND ts >= '2024-01-20 00:00:00+00' AND ts < '2024-02-10 00:00:00+00' ORDER BY ts DESC LIMIT 5;
+SELECT * FROM rs_part
+  WHERE acct = 3 AND ts >= '2024-01-20 00:00:00+00' AND ts < '2024-02-10 00:00:00+00' ORDER BY ts DESC LIMIT 5;
+SELECT rs_check('SELECT * FROM rs_part WHERE acct = 3 AND ts >= ''2024-01-20 00:00:00+00''
+                   AND ts < ''2024-02-10 00:00:00+00'' ORDER BY ts DESC');
+EXPLAIN (COSTS OFF) SELECT count(*), sum(amount) FROM rs_part
+  WHERE ts >= '2024-01-30 00:00:00+00' AND ts < '2024-02-02 00:00:00+00';
+SELECT rs_check('SELECT count(*), sum(amount) FROM rs_part
+                   WHERE ts >= ''2024-01-30 00:00:00+00'' AND ts < ''2024-02-02 00:00:00+00''');
+SELECT rs_check('SELECT * FROM rs_part ORDER BY ts DESC LIMIT 3');
+SELECT rs_check('SELECT id FROM rs_part WHERE acct IN (2, 7) AND ts < ''2024-01-01 02:00:00+00'' ORDER BY ts');
+-- joins probe each partition by account (parameterized paths under the Append)
+CREATE TABLE rs_part_accts (a bigint);
+INSERT INTO rs_part_accts VALUES (1), (2);
+ANALYZE rs_part_accts;
+SELECT rs_check('SELECT a, count(*), sum(amount) FROM rs_part_accts
+                   JOIN rs_part ON rs_part.acct = rs_part_accts.a AND rs_part.ts >= ''2024-01-31 00:00:00+00''
+                  WHERE rs_part.ts < ''2024-02-02 00:00:00+00'' GROUP BY a ORDER BY a');
+-- generic plans prune partitions at run time and bind the bounds there
+PREPARE rs_part_q(bigint, timestamptz) AS SELECT count(*), sum(amount) FROM rs_part WHERE acct = $1 AND ts >= $2;
+SET plan_cache_mode = force_generic_plan;
+EXPLAIN (COSTS OFF) EXECUTE rs_part_q(3, '2024-02-15 00:00:00+00');
+EXECUTE rs_part_q(3, '2024-02-15 00:00:00+00');
+EXECUTE rs_part_q(3, '2024-01-15 00:00:00+00');
+RESET plan_cache_mode;
+DEALLOCATE rs_part_q;
+SELECT count(*), sum(amount) FROM rs_part WHERE acct = 3 AND ts >= '2024-01-15 00:00:00+00';
+-- the SQL functions accept the parent
+SELECT count(*), min(id), max(id) FROM ledger_am.account_events(NULL::rs_part, '3',
+  '2024-01-31 00:00:00+00', '2024-02-02 00:00:00+00');
+SELECT count(*), min(id), max(id) FROM ledger_am.time_range(NULL::rs_part,
+  '2024-01-31 00:00:00+00', '2024-02-02 00:00:00+00');
+-- partitions by account: each is in time order, the parent's order needs a merge
+CREATE TABLE rs_hpart (id bigint, acct bigint, ts timestamptz) PARTITION BY HASH (acct);
+CREATE TABLE rs_hpart_0 PARTITION OF rs_hpart FOR VALUES WITH (MODULUS 2, REMAINDER 0) USING ledger_am;
+CREATE TABLE rs_hpart_1 PARTITION OF rs_hpart FOR VALUES WITH (MODULUS 2, REMAINDER 1) USING ledger_am;
+CREATE INDEX ON rs_hpart USING ledger_range (acct, ts);
+INSERT INTO rs_hpart SELECT g, g % 10, timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute'
+FROM generate_series(0, 20000) g;
+ANALYZE rs_hpart;
+EXPLAIN (COSTS OFF) SELECT id FROM rs_hpart
+  WHERE ts >= '2024-01-05 00:00:00+00' AND ts < '2024-01-06 00:00:00+00' ORDER BY ts LIMIT 4;
+SELECT id FROM rs_hpart
+  WHERE ts >= '2024-01-05 00:00:00+00' AND ts < '2024-01-06 00:00:00+00' ORDER BY ts LIMIT 4;
+SELECT rs_check('SELECT id, acct FROM rs_hpart WHERE ts >= ''2024-01-05 00:00:00+00''
+                   AND ts < ''2024-01-06 00:00:00+00'' ORDER BY ts DESC');
+DROP TABLE rs_part, rs_part_accts, rs_hpart;
+
 DROP FUNCTION rs_check(text);
 DROP FUNCTION rs_same(text);

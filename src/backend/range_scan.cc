@@ -432,8 +432,11 @@ ts_pathkeys(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, bool back
 	 * the pathkey would not match ORDER BY ts. */
 	var = makeVar((int) rel->relid, decl->ts_attnum, decl->ts_type, decl->ts_typmod,
 				  decl->ts_collation, 0);
+	/* A child rel's column is matched with its parent's equivalence class
+	 * (its child member); the planner may not make new classes for it. */
 	return build_expression_pathkey(root, (Expr *) var, NULL,
-									backward ? tc->gt_opr : tc->lt_opr, rel->relids, true);
+									backward ? tc->gt_opr : tc->lt_opr, rel->relids,
+									rel->reloptkind == RELOPT_BASEREL);
 }
 
 /* add_range_path adds one forward and one backward path for the bounds. */
@@ -570,7 +573,15 @@ ledger_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblE
 	if (prev_set_rel_pathlist_hook)
 		prev_set_rel_pathlist_hook(root, rel, rti, rte);
 
-	if (!ledger_enable_range_scan || rel->reloptkind != RELOPT_BASEREL ||
+	/*
+	 * A table queried by itself, or as a partition (or inheritance child)
+	 * of the table queried: the planner plans each child as an "other
+	 * member" rel with the parent's restrictions translated to its columns,
+	 * and builds Append / MergeAppend paths over the children's paths,
+	 * ordered ones included.
+	 */
+	if (!ledger_enable_range_scan ||
+		(rel->reloptkind != RELOPT_BASEREL && rel->reloptkind != RELOPT_OTHER_MEMBER_REL) ||
 		rte->rtekind != RTE_RELATION || rte->relkind != RELKIND_RELATION || rte->inh ||
 		rte->tablesample != NULL)
 		return;
