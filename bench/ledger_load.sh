@@ -14,7 +14,8 @@
 # 1-client last50.sql and window30d.sql. Used in session 15 to tune the keys
 # family's compaction (docs/architecture.md, "Range keys' compaction");
 # rebuild with other options and run again to compare. The generated CSVs
-# stay in LOAD_DIR/data for the next run; the cluster is removed at the end.
+# stay in LOAD_DIR/data for the next run; the cluster is removed at the end,
+# RocksDB's LOG is kept as LOAD_DIR/LOG.last.
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -61,6 +62,7 @@ done
 c1=$(cpu_ticks)
 echo "storage worker CPU during the load: $(( (c1 - c0) / $(getconf CLK_TCK) )) s for ${CHUNKS}M rows"
 sleep 5	# compactions the load started
+cp "$PG/ledger_am/LOG" "$DIR/LOG.last"	# RocksDB's log of the load, for a closer look
 python3 - "$PG/ledger_am/LOG" <<'PY'
 import collections, json, re, sys
 family, cost = {}, collections.defaultdict(lambda: [0, 0.0, 0.0])
