@@ -809,6 +809,20 @@ SELECT id FROM rs_hpart
 SELECT rs_check('SELECT id, acct FROM rs_hpart WHERE ts >= ''2024-01-05 00:00:00+00''
                    AND ts < ''2024-01-06 00:00:00+00'' ORDER BY ts DESC');
 DROP TABLE rs_part, rs_part_accts, rs_hpart;
+-- inheritance children are planned the same way, the parent as its own child
+CREATE TABLE rs_inh (id bigint, acct bigint, ts timestamptz) USING ledger_am;
+CREATE TABLE rs_inh_c (extra text) INHERITS (rs_inh) USING ledger_am;
+CREATE INDEX ON rs_inh USING ledger_range (acct, ts);
+CREATE INDEX ON rs_inh_c USING ledger_range (acct, ts);
+INSERT INTO rs_inh SELECT g, g % 10, timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute'
+FROM generate_series(0, 5000) g;
+INSERT INTO rs_inh_c SELECT g, g % 10, timestamptz '2024-01-01 00:00:00+00' + g * interval '1 minute', 'c'
+FROM generate_series(5001, 9000) g;
+ANALYZE rs_inh, rs_inh_c;
+EXPLAIN (COSTS OFF) SELECT id FROM rs_inh WHERE acct = 4 ORDER BY ts DESC LIMIT 3;
+SELECT id FROM rs_inh WHERE acct = 4 ORDER BY ts DESC LIMIT 3;
+SELECT rs_check('SELECT id FROM rs_inh WHERE acct = 4 AND ts >= ''2024-01-04 00:00:00+00'' ORDER BY ts');
+DROP TABLE rs_inh CASCADE;
 
 DROP FUNCTION rs_check(text);
 DROP FUNCTION rs_same(text);
