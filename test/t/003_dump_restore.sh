@@ -14,6 +14,8 @@
 #               indexes
 #   heap_table  a populated heap table with indexes, converted with
 #               ALTER TABLE heap_table SET ACCESS METHOD ledger_am
+#   pevents     a table partitioned by time into two ledger_am partitions,
+#               declared once on the parent with a ledger_range index
 # Then `pg_dump -Fc` + `pg_restore` into t003_fc and `pg_dump` (plain SQL) +
 # psql into t003_plain. In both: the same row counts and
 # md5(string_agg(t::text, ',' ORDER BY key)) as the source, table AM ledger_am,
@@ -35,8 +37,8 @@ TESTNO=0
 FAILED=0
 DIR=""
 WORK=""
-TABLES=(events odd heap_table)
-declare -A ORDER_KEY=([events]=event_id [odd]=id [heap_table]=id)
+TABLES=(events odd heap_table pevents)
+declare -A ORDER_KEY=([events]=event_id [odd]=id [heap_table]=id [pevents]=id)
 
 # ok_if STATUS DESCRIPTION [DIAG]: one TAP line; STATUS 0 means pass.
 # shellcheck source=tap.sh
@@ -94,7 +96,8 @@ state() {
 # ams DB: "table am" per table.
 ams() {
   q "$1" "SELECT c.relname || ' ' || a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam
-          WHERE c.relname IN ('events', 'odd', 'heap_table') AND c.relnamespace = 'public'::regnamespace
+          WHERE c.relname IN ('events', 'odd', 'heap_table', 'pevents_2024_01', 'pevents_2024_02')
+            AND c.relnamespace = 'public'::regnamespace
           ORDER BY 1"
 }
 
@@ -120,6 +123,8 @@ PROBES=(
   "SELECT count(*) || ' ' || coalesce(sum(id), 0) FROM odd WHERE jb @> '{\"even\": true}'"
   "SELECT count(*) || ' ' || coalesce(sum(id), 0) FROM heap_table WHERE id BETWEEN 100 AND 2000"
   "SELECT count(*) || ' ' || coalesce(sum(id), 0) FROM heap_table WHERE category = 'c3'"
+  "SELECT count(*) || ' ' || coalesce(sum(id), 0) FROM pevents
+     WHERE acct = 3 AND ts >= '2024-01-20 00:00+00' AND ts < '2024-02-03 00:00+00'"
 )
 
 # probe_answers DB MODE: one answer line per probe; MODE index forces index
@@ -225,16 +230,26 @@ CREATE UNIQUE INDEX heap_table_note ON heap_table (note) WHERE note IS NOT NULL;
 INSERT INTO heap_table (id, category, amount, note)
 SELECT i, 'c' || (i % 10), i * 0.25, CASE WHEN i % 4 = 0 THEN NULL ELSE 'note ' || i END
 FROM generate_series(1, 3000) i;
+
+CREATE TABLE pevents (id int, acct int, ts timestamptz NOT NULL, amount numeric) PARTITION BY RANGE (ts);
+CREATE TABLE pevents_2024_01 PARTITION OF pevents
+  FOR VALUES FROM ('2024-01-01 00:00+00') TO ('2024-02-01 00:00+00') USING ledger_am;
+CREATE TABLE pevents_2024_02 PARTITION OF pevents
+  FOR VALUES FROM ('2024-02-01 00:00+00') TO ('2024-03-01 00:00+00') USING ledger_am;
+CREATE INDEX ON pevents USING ledger_range (acct, ts);
+INSERT INTO pevents SELECT i, i % 10, timestamptz '2024-01-01 00:00+00' + i * interval '15 minutes', i * 0.5
+FROM generate_series(1, 5000) i;
 SQL
 )
 out=$(cluster_psql_retry "$DIR" 60 "CREATE DATABASE t003_src" -d postgres -qAt 2>&1) &&
   out=$(cluster_psql_retry "$DIR" 60 "BEGIN; $SETUP_SQL COMMIT;" -d t003_src -qAt 2>&1)
 rc=$?
 SRC_STATE=$(state t003_src 2>&1)
-if (( rc == 0 )) && [[ "$SRC_STATE" == *"events 5000 "* && "$SRC_STATE" == *"odd 1005 "* && "$SRC_STATE" == *"heap_table 3000 "* ]]; then
-  ok_if 0 "source: events (5000 rows), odd (1005 rows: odd types, NULLs, dropped column), heap_table (3000 rows)"
+if (( rc == 0 )) && [[ "$SRC_STATE" == *"events 5000 "* && "$SRC_STATE" == *"odd 1005 "* && "$SRC_STATE" == *"heap_table 3000 "* &&
+      "$SRC_STATE" == *"pevents 5000 "* ]]; then
+  ok_if 0 "source: events (5000 rows), odd (1005 rows: odd types, NULLs, dropped column), heap_table (3000 rows), pevents (5000 rows, 2 partitions)"
 else
-  ok_if 1 "source: events (5000 rows), odd (1005 rows: odd types, NULLs, dropped column), heap_table (3000 rows)" \
+  ok_if 1 "source: events (5000 rows), odd (1005 rows: odd types, NULLs, dropped column), heap_table (3000 rows), pevents (5000 rows, 2 partitions)" \
     "$out"$'\n'"$SRC_STATE"
   bail "no source database"
 fi
@@ -287,9 +302,9 @@ fi
 
 # 7-18: the restored databases.
 for db in t003_fc t003_plain; do
-  expect_eq "$db: row counts and md5(string_agg(t::text)) of events, odd, heap_table equal the source" \
+  expect_eq "$db: row counts and md5(string_agg(t::text)) of events, odd, heap_table, pevents equal the source" \
     "$(state "$db" 2>&1)" "$SRC_STATE"
-  expect_eq "$db: table access method is ledger_am for all three" "$(ams "$db" 2>&1)" "$SRC_AMS"
+  expect_eq "$db: table access method is ledger_am for all tables and partitions" "$(ams "$db" 2>&1)" "$SRC_AMS"
   got_idx=$(indexdefs "$db" 2>&1)
   chk=$(q "$db" "SELECT count(*) FROM (SELECT bt_index_check(i.indexrelid)
                  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
