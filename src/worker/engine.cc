@@ -1747,6 +1747,22 @@ struct BoundedIterator
 	std::unique_ptr<rocksdb::Iterator> it;
 };
 
+/* OpenBoundedIterator opens an iterator over the keys of `cf` in [lower, upper). */
+std::unique_ptr<BoundedIterator>
+OpenBoundedIterator(rocksdb::ColumnFamilyHandle *cf, std::string lower, std::string upper)
+{
+	std::unique_ptr<BoundedIterator> b(new BoundedIterator);
+	b->lower = std::move(lower);
+	b->upper = std::move(upper);
+	b->lower_slice = rocksdb::Slice(b->lower);
+	b->upper_slice = rocksdb::Slice(b->upper);
+	rocksdb::ReadOptions ro;
+	ro.iterate_lower_bound = &b->lower_slice;
+	ro.iterate_upper_bound = &b->upper_slice;
+	b->it.reset(g_db->NewIterator(ro, cf));
+	return b;
+}
+
 /* OpenRangeIterator opens an iterator over the range keys under `prefix`
  * (<space><table>) whose suffixes lie in [lo, hi); an empty hi means "to the
  * end of the prefix". */
@@ -1754,16 +1770,8 @@ std::unique_ptr<BoundedIterator>
 OpenRangeIterator(const std::string &prefix, const char *lo, size_t lo_len, const char *hi,
 				  size_t hi_len)
 {
-	std::unique_ptr<BoundedIterator> b(new BoundedIterator);
-	b->lower = prefix + std::string(lo, lo_len);
-	b->upper = hi_len > 0 ? prefix + std::string(hi, hi_len) : PrefixSuccessor(prefix);
-	b->lower_slice = rocksdb::Slice(b->lower);
-	b->upper_slice = rocksdb::Slice(b->upper);
-	rocksdb::ReadOptions ro;
-	ro.iterate_lower_bound = &b->lower_slice;
-	ro.iterate_upper_bound = &b->upper_slice;
-	b->it.reset(g_db->NewIterator(ro, KeysCf()));
-	return b;
+	return OpenBoundedIterator(KeysCf(), prefix + std::string(lo, lo_len),
+							   hi_len > 0 ? prefix + std::string(hi, hi_len) : PrefixSuccessor(prefix));
 }
 
 /* EngineRangeBounds walks range keys without their rows (see engine.h). */
@@ -1861,38 +1869,51 @@ constexpr size_t kMinRunRows = 8;
 constexpr size_t kMaxRangeBatch = 128;
 constexpr uint64_t kRunSpan = 2;
 
-/* RunBounds tells whether the batch's ids form a run, and its first and
- * last id. */
+/* RunStart tells whether the batch's ids form a run, and its smallest id. */
 static bool
-RunBounds(const uint64_t *ids, size_t n, uint64_t *first, uint64_t *last)
+RunStart(const uint64_t *ids, size_t n, uint64_t *first)
 {
 	if (n < kMinRunRows)
 		return false;
-	*first = *std::min_element(ids, ids + n);
-	*last = *std::max_element(ids, ids + n);
-	return *last - *first < kRunSpan * n;
+	auto [lo, hi] = std::minmax_element(ids, ids + n);
+	*first = *lo;
+	return *hi - *lo < kRunSpan * n;
 }
 
-/* FetchRun reads a run's rows with one forward pass over [first, last] of
- * the table's rows (the iterator `rows` is opened on first use and kept for
- * the scan's later batches). A row that is gone gets NotFound, as from
- * MultiGet; an iterator error is every unread row's status. */
+/* TakeRow moves a rows iterator forward to the first row at or after id and
+ * copies that row's value if it is id's; NotFound if the row is gone, as
+ * from MultiGet. */
+static rocksdb::Status
+TakeRow(rocksdb::Iterator *it, uint64_t id, rocksdb::PinnableSlice *value)
+{
+	uint64_t at = 0;
+	for (; it->Valid(); it->Next())
+	{
+		TableId kt;
+		if (!DecodeRowKey(it->key().data(), it->key().size(), &kt, &at))
+			return rocksdb::Status::Corruption("malformed row key inside a table's range");
+		if (at >= id)
+			break;
+	}
+	if (!it->Valid())
+		return it->status().ok() ? rocksdb::Status::NotFound() : it->status();
+	if (at != id)
+		return rocksdb::Status::NotFound();
+	value->PinSelf(it->value());
+	return rocksdb::Status::OK();
+}
+
+/* FetchRun reads a run's rows, from its smallest id on, with one forward
+ * pass of the table's rows iterator `rows` (opened on first use and kept for
+ * the scan's later batches): the statuses and values MultiGet would give. */
 static void
 FetchRun(const TableId &t, const uint64_t *ids, size_t n, uint64_t first,
 		 std::unique_ptr<BoundedIterator> *rows, rocksdb::PinnableSlice *values, rocksdb::Status *statuses)
 {
 	if (!*rows)
 	{
-		rows->reset(new BoundedIterator);
-		BoundedIterator *b = rows->get();
-		b->lower = TablePrefix(t);
-		b->upper = PrefixSuccessor(b->lower);
-		b->lower_slice = rocksdb::Slice(b->lower);
-		b->upper_slice = rocksdb::Slice(b->upper);
-		rocksdb::ReadOptions ro;
-		ro.iterate_lower_bound = &b->lower_slice;
-		ro.iterate_upper_bound = &b->upper_slice;
-		b->it.reset(g_db->NewIterator(ro, RowsCf()));
+		std::string prefix = TablePrefix(t);
+		*rows = OpenBoundedIterator(RowsCf(), prefix, PrefixSuccessor(prefix));
 	}
 	rocksdb::Iterator *it = (*rows)->it.get();
 	size_t order[kMaxRangeBatch];
@@ -1902,32 +1923,7 @@ FetchRun(const TableId &t, const uint64_t *ids, size_t n, uint64_t first,
 
 	it->Seek(RowKey(t, first));
 	for (size_t k = 0; k < n; k++)
-	{
-		size_t i = order[k];
-		uint64_t id = UINT64_MAX;
-		for (; it->Valid(); it->Next())
-		{
-			TableId kt;
-			if (!DecodeRowKey(it->key().data(), it->key().size(), &kt, &id))
-			{
-				statuses[i] = rocksdb::Status::Corruption("malformed row key inside a table's range");
-				break;
-			}
-			if (id >= ids[i])
-				break;
-		}
-		if (!statuses[i].ok())
-			continue;
-		if (!it->Valid())
-			statuses[i] = it->status().ok() ? rocksdb::Status::NotFound() : it->status();
-		else if (id == ids[i])
-		{
-			values[i].PinSelf(it->value());
-			statuses[i] = rocksdb::Status::OK();
-		}
-		else
-			statuses[i] = rocksdb::Status::NotFound();
-	}
+		statuses[order[k]] = TakeRow(it, ids[order[k]], &values[order[k]]);
 }
 
 /* EngineRangeScan streams rows in range key order (see engine.h). */
@@ -2023,15 +2019,14 @@ EngineRangeScan(const TableId &t, uint8_t space, const char *lo, size_t lo_len, 
 			{
 				slices[i] = rocksdb::Slice(row_keys[i], kRowKeyLen);
 				values[i].Reset();
-				statuses[i] = rocksdb::Status::OK();
 			}
 			RowFetch all{n, slices, values.data(), statuses};
 			RowFetch first{n / 2, slices, values.data(), statuses};
 			RowFetch second{n - n / 2, slices + n / 2, values.data() + n / 2, statuses + n / 2};
 			auto started = std::chrono::steady_clock::now();
-			uint64_t run_first, run_last;
+			uint64_t run_first;
 
-			if (RunBounds(ids, n, &run_first, &run_last))
+			if (RunStart(ids, n, &run_first))
 				FetchRun(t, ids, n, run_first, &rows, values.data(), statuses);
 			else if (lender != nullptr && n >= kMinLentBatch &&
 				lender->Lend(FetchRows, &second, g_fetch_ns_per_row.load(std::memory_order_relaxed) * second.n))
