@@ -113,6 +113,19 @@ Lz4(const char *name, int hc_level)
 		}};
 }
 
+/* DecodeSeconds decodes every packed value kRounds times and returns the
+ * seconds one round took; *ok stays true only if every decode succeeded. */
+template <typename Decode>
+double
+DecodeSeconds(const std::vector<std::string> &packed, bool *ok, Decode decode)
+{
+	double t0 = Now();
+	for (int round = 0; round < kRounds; round++)
+		for (const std::string &p : packed)
+			*ok = decode(p) && *ok;
+	return (Now() - t0) / kRounds;
+}
+
 /* CutBlocks packs the rows into blocks of at least 8 kB, as RocksDB cuts them. */
 std::vector<std::string>
 CutBlocks(const std::vector<std::string> &rows)
@@ -156,11 +169,7 @@ ProbeBlocks(const std::vector<std::string> &rows, size_t raw)
 		}
 		double tc = Now() - t0;
 		bool ok = true;
-		t0 = Now();
-		for (int round = 0; round < kRounds; round++)
-			for (const std::string &p : packed)
-				ok = c.decompress(p, dict, &dst) && ok;
-		double td = (Now() - t0) / kRounds;
+		double td = DecodeSeconds(packed, &ok, [&](const std::string &p) { return c.decompress(p, dict, &dst); });
 		std::printf("  %-18s %7.3f %14.0f %16.2f%s\n", c.name, (double) raw / bytes, raw / tc / 1e6,
 					td * 1e6 / packed.size(), ok ? "" : "  DECODE FAILED");
 	}
@@ -233,19 +242,14 @@ ProbeDictionaries(const std::vector<std::string> &rows, const std::vector<std::s
 				packed.push_back(std::move(out));
 			}
 			bool ok = true;
-			double t0 = Now();
-			for (int round = 0; round < kRounds; round++)
-				for (const std::string &p : packed)
-					ok = !ZSTD_isError(ZSTD_decompress_usingDict(dctx.get(), &dst[0], dst.size(), p.data(), p.size(),
-																 dict.data(), dict.size())) && ok;
-			double td = (Now() - t0) / kRounds;
+			double td = DecodeSeconds(packed, &ok, [&](const std::string &p) {
+				return !ZSTD_isError(ZSTD_decompress_usingDict(dctx.get(), &dst[0], dst.size(), p.data(), p.size(),
+															   dict.data(), dict.size()));
+			});
 			ZSTD_DDict *dd = ZSTD_createDDict(dict.data(), dict.size());
-			t0 = Now();
-			for (int round = 0; round < kRounds; round++)
-				for (const std::string &p : packed)
-					ok = !ZSTD_isError(ZSTD_decompress_usingDDict(dctx.get(), &dst[0], dst.size(), p.data(),
-																  p.size(), dd)) && ok;
-			double tdd = (Now() - t0) / kRounds;
+			double tdd = DecodeSeconds(packed, &ok, [&](const std::string &p) {
+				return !ZSTD_isError(ZSTD_decompress_usingDDict(dctx.get(), &dst[0], dst.size(), p.data(), p.size(), dd));
+			});
 			ZSTD_freeDDict(dd);
 			char label[40];
 			std::snprintf(label, sizeof(label), "%s %zu kB", cap == 0 ? "none" : trained ? "trained" : "raw",
@@ -299,12 +303,9 @@ ProbeRows(const std::vector<std::string> &rows, size_t raw)
 			}
 			double tc = Now() - t0;
 			bool ok = true;
-			t0 = Now();
-			for (int round = 0; round < kRounds; round++)
-				for (const std::string &p : packed)
-					ok = !ZSTD_isError(ZSTD_decompress_usingDDict(dctx.get(), &dst[0], dst.size(), p.data(),
-																  p.size(), dd)) && ok;
-			double td = (Now() - t0) / kRounds;
+			double td = DecodeSeconds(packed, &ok, [&](const std::string &p) {
+				return !ZSTD_isError(ZSTD_decompress_usingDDict(dctx.get(), &dst[0], dst.size(), p.data(), p.size(), dd));
+			});
 			char label[40];
 			std::snprintf(label, sizeof(label), "%zu kB, %d", n / 1024, level);
 			std::printf("  %-18s %7.3f %14.0f %16.2f%s\n", label, (double) raw / bytes, raw / tc / 1e6,
