@@ -25,6 +25,9 @@
 # before the declaration (backfill), INSERT after it, COPY (multi-insert), and
 # a rolled-back transaction whose rows must stay invisible.
 #
+#   pa: the rows of ha in a table partitioned by time into three ledger_am
+#       partitions, declared once on the parent; pair A's queries run on it
+#       too and must answer as on ha (and use LedgerRangeScan where la must).
 # Then RANGE_QUERIES random queries (default 200) of the forms LedgerRangeScan
 # serves: account = X, X = ANY(array), (acct1 = X OR acct2 = X), (acct1 = X OR
 # acct2 = Y [OR ...]), acct IN (X, Y) (merged streams), time bounds
@@ -61,9 +64,9 @@ ACCOUNTS=${RANGE_ACCOUNTS:-200}
 MAX_SHOWN=${RANGE_MAX_SHOWN:-15}
 FORMS=(acct_eq acct_or time_window order_limit aggregate lateral_join join generic
        text_account text_array int_window int_order)
-PLAN=21   # 5 set-up checks, one per form (12), 3 plan and error checks, 1 split check
-if (( PLAN != 5 + ${#FORMS[@]} + 4 )); then
-  echo "Bail out! PLAN ($PLAN) does not match the checks (5 + ${#FORMS[@]} forms + 4)"
+PLAN=23   # 5 set-up checks, one per form (12), 3 plan and error checks, 1 split check, 2 partition checks
+if (( PLAN != 5 + ${#FORMS[@]} + 6 )); then
+  echo "Bail out! PLAN ($PLAN) does not match the checks (5 + ${#FORMS[@]} forms + 6)"
   exit 1
 fi
 TESTNO=0
@@ -159,11 +162,18 @@ chown "$CLUSTER_OS_USER": "$DIR"/*.sql "$DIR"/queries.txt 2>/dev/null
 run_file "$DIR/ledger.sql" "$DIR/ledger.out" "$DIR/ledger.err"
 run_file "$DIR/heap.sql" "$DIR/heap.out" "$DIR/heap.err"
 run_file "$DIR/plans.sql" "$DIR/plans.out" "$DIR/plans.err"
+run_file "$DIR/part.sql" "$DIR/part.out" "$DIR/part.err"
+run_file "$DIR/part_plans.sql" "$DIR/part_plans.out" "$DIR/part_plans.err"
 
 # Per query: i|count|order hash|multiset hash, for the ledger and the heap.
-declare -A L_RES H_RES HAS_RANGE HAS_SORT
+declare -A L_RES H_RES P_RES HAS_RANGE HAS_SORT P_HAS_RANGE
 while IFS='|' read -r i rest; do [[ -n "$i" ]] && L_RES[$i]=$rest; done <"$DIR/ledger.out"
 while IFS='|' read -r i rest; do [[ -n "$i" ]] && H_RES[$i]=$rest; done <"$DIR/heap.out"
+while IFS='|' read -r i rest; do [[ -n "$i" ]] && P_RES[$i]=$rest; done <"$DIR/part.out"
+while read -r i r; do P_HAS_RANGE[$i]=$r; done < <(
+  awk '/^@@ [0-9]+$/ { if (n != "") print n, r; n = $2; r = 0; next }
+       /LedgerRangeScan/ { r = 1 }
+       END { if (n != "") print n, r }' "$DIR/part_plans.out")
 # HAS_ORDERED: the range scan reads in key order (forward/backward); an
 # unordered one (a time window read as row id runs, then sorted) is a
 # cost-based choice the planner may make, not a missed ordering.
@@ -239,8 +249,38 @@ else
   ok_if 1 "$nosort_bad of $nosort plans ordered by time through LedgerRangeScan still sort" "$sdiag"
 fi
 
+# The partitioned twin pa: pair A's queries answer as on heap, and those
+# that must use LedgerRangeScan do on its partitions.
+p_total=0; p_bad=0; p_must=0; p_must_bad=0; pdiag=""; pmdiag=""
+for (( i = 1; i <= NQ; i++ )); do
+  [[ "${Q_PAIR[$i]}" == a ]] || continue
+  p_total=$((p_total + 1))
+  if [[ -z "${P_RES[$i]:-}" || "${P_RES[$i]:-}" != "${H_RES[$i]:-}" ]]; then
+    p_bad=$((p_bad + 1))
+    (( p_bad <= MAX_SHOWN )) && pdiag+="$(show_query "$i")"$'\n'"  pa:     ${P_RES[$i]:-<no result: error>}"$'\n'
+  fi
+  if [[ "${Q_MUST[$i]}" == 1 ]]; then
+    p_must=$((p_must + 1))
+    if [[ "${P_HAS_RANGE[$i]:-0}" != 1 ]]; then
+      p_must_bad=$((p_must_bad + 1))
+      (( p_must_bad <= MAX_SHOWN )) && pmdiag+="query $i (${Q_FORM[$i]}): ${Q_TEXT[$i]}"$'\n'
+    fi
+  fi
+done
+if (( p_bad == 0 && p_total > 0 )); then
+  ok_if 0 "partitioned pa: $p_total queries answer like heap"
+else
+  ok_if 1 "partitioned pa: $p_bad of $p_total queries answer differently" "$pdiag"
+fi
+if (( p_must_bad == 0 )); then
+  ok_if 0 "partitioned pa: all $p_must queries of the range scan's forms use LedgerRangeScan on its partitions"
+else
+  ok_if 1 "partitioned pa: $p_must_bad of $p_must queries of the range scan's forms do not use LedgerRangeScan" "$pmdiag"
+fi
+
 # Errors: none on either side.
-errs=$(cat "$DIR/ledger.err" "$DIR/heap.err" "$DIR/plans.err" 2>/dev/null | head -n 20)
+errs=$(cat "$DIR/ledger.err" "$DIR/heap.err" "$DIR/plans.err" "$DIR/part.err" "$DIR/part_plans.err" \
+       2>/dev/null | head -n 20)
 if [[ -z "$errs" ]]; then
   ok_if 0 "no query failed on either table"
 else

@@ -4,12 +4,13 @@
 #
 #   schema_sql SEED EVENTS ACCOUNTS DIR   prints the SQL that builds la/ha, lb/hb
 #   gen_queries N DIR EVENTS ACCOUNTS      writes DIR/ledger.sql, heap.sql,
-#                                          plans.sql, queries.txt and fills
-#                                          Q_FORM, Q_TEXT, Q_ARGS, Q_MUST, Q_NOSORT
+#                                          plans.sql, part.sql, part_plans.sql,
+#                                          queries.txt and fills Q_FORM, Q_TEXT,
+#                                          Q_ARGS, Q_MUST, Q_NOSORT, Q_PAIR
 # The caller seeds bash's RANDOM (RANDOM=SEED) before gen_queries; the data
 # comes from Postgres' random() after setseed(), so both are reproducible.
 # Queries are written with {T} for the table; the ledger scripts get la/lb,
-# the heap scripts ha/hb.
+# the heap scripts ha/hb, the partitioned scripts pa (pair A's queries only).
 
 export TZ=UTC
 BASE_EPOCH=1704067200            # 2024-01-01 00:00:00+00
@@ -117,6 +118,16 @@ ROLLBACK;
 COPY (SELECT h.* FROM ha h JOIN a_order o USING (event_id) WHERE o.k > $events * 7 / 10) TO '$dir/la.copy';
 COPY la FROM '$dir/la.copy';
 
+-- pa: the same rows as ha in a table partitioned by time into three
+-- ledger_am partitions, declared once on the parent (pair A's queries run on
+-- it too: Append / Merge Append over the partitions' range scans).
+CREATE TABLE pa (LIKE ha INCLUDING DEFAULTS) PARTITION BY RANGE (ts);
+CREATE TABLE pa_1 PARTITION OF pa FOR VALUES FROM (MINVALUE) TO ('2024-01-10 00:00:00+00') USING ledger_am;
+CREATE TABLE pa_2 PARTITION OF pa FOR VALUES FROM ('2024-01-10 00:00:00+00') TO ('2024-01-20 00:00:00+00') USING ledger_am;
+CREATE TABLE pa_3 PARTITION OF pa FOR VALUES FROM ('2024-01-20 00:00:00+00') TO (MAXVALUE) USING ledger_am;
+CREATE INDEX pa_range ON pa USING ledger_range (debit_account, credit_account, ts);
+INSERT INTO pa SELECT * FROM ha;
+
 -- ---- pair B: text accounts, integer time ----------------------------------
 CREATE TABLE names (n int PRIMARY KEY, name text NOT NULL);
 INSERT INTO names VALUES $names;
@@ -158,7 +169,7 @@ ROLLBACK;
 COPY (SELECT * FROM hb WHERE id % 4 = 3) TO '$dir/lb.copy';
 COPY lb FROM '$dir/lb.copy';
 
-ANALYZE la; ANALYZE ha; ANALYZE lb; ANALYZE hb; ANALYZE names;
+ANALYZE la; ANALYZE ha; ANALYZE pa; ANALYZE lb; ANALYZE hb; ANALYZE names;
 SQL
 }
 
@@ -476,18 +487,36 @@ wrap() {
   printf "SELECT %s, count(*), coalesce(md5(string_agg(k, ',' ORDER BY rn)), '-'), coalesce(md5(string_agg(r, E'\\\\n' ORDER BY r)), '-') FROM (SELECT row_number() OVER () AS rn, x::text AS r, coalesce((%s)::text, 'NULL') AS k FROM (%s) x) y" "$1" "$3" "$2"
 }
 
-declare -a Q_FORM Q_TEXT Q_ARGS Q_MUST Q_NOSORT
+declare -a Q_FORM Q_TEXT Q_ARGS Q_MUST Q_NOSORT Q_PAIR
+
+# emit_query I QUERY TABLE FILE [explain]: appends query I (wrapped, {T}
+# replaced by TABLE) to FILE, as a prepared statement when it has parameter
+# types (QTYPES, QARGS); with "explain", its plan after a "@@ I" marker.
+emit_query() {
+  local i=$1 q=${2//\{T\}/$3} file=$4 explain=${5:-}
+  if [[ -n "$QTYPES" ]]; then
+    if [[ -n "$explain" ]]; then
+      printf '\\echo @@ %s\nPREPARE rd_%s(%s) AS %s;\nEXPLAIN (COSTS OFF) EXECUTE rd_%s(%s);\nDEALLOCATE rd_%s;\n' \
+        "$i" "$i" "$QTYPES" "$q" "$i" "$QARGS" "$i" >>"$file"
+    else
+      printf 'PREPARE rd_%s(%s) AS %s;\nEXECUTE rd_%s(%s);\nDEALLOCATE rd_%s;\n' \
+        "$i" "$QTYPES" "$q" "$i" "$QARGS" "$i" >>"$file"
+    fi
+  elif [[ -n "$explain" ]]; then
+    printf '\\echo @@ %s\nEXPLAIN (COSTS OFF) %s;\n' "$i" "$q" >>"$file"
+  else
+    printf '%s;\n' "$q" >>"$file"
+  fi
+}
 
 gen_queries() {
-  local n=$1 dir=$2 events=$3 i f pair lt ht w
+  local n=$1 dir=$2 events=$3 i f pair w script
   SLOTS=$(( events * 2 / 5 ))
   local header="SET max_parallel_workers_per_gather = 0;
 SET plan_cache_mode = force_generic_plan;
 SET statement_timeout = '60s';
 SET TimeZone = 'UTC';"
-  echo "$header" >"$dir/ledger.sql"
-  echo "$header" >"$dir/heap.sql"
-  echo "$header" >"$dir/plans.sql"
+  for script in ledger heap plans part part_plans; do echo "$header" >"$dir/$script.sql"; done
   : >"$dir/queries.txt"
   for (( i = 1; i <= n; i++ )); do
     QTYPES=""; QARGS=""
@@ -506,20 +535,15 @@ SET TimeZone = 'UTC';"
     else                    f=int_order;     pair=b; form_int_order
     fi
     Q_FORM[$i]=$f; Q_TEXT[$i]=$QT; Q_ARGS[$i]=$QARGS; Q_MUST[$i]=$QMUST; Q_NOSORT[$i]=$QNOSORT
-    lt="l$pair"; ht="h$pair"
+    Q_PAIR[$i]=$pair
     printf '%s\t%s\t%s\t%s\n' "$i" "$f" "$QT" "$QARGS" >>"$dir/queries.txt"
     w=$(wrap "$i" "$QT" "$QK")
-    if [[ -n "$QTYPES" ]]; then
-      printf 'PREPARE rd_%s(%s) AS %s;\nEXECUTE rd_%s(%s);\nDEALLOCATE rd_%s;\n' \
-        "$i" "$QTYPES" "${w//\{T\}/$lt}" "$i" "$QARGS" "$i" >>"$dir/ledger.sql"
-      printf 'PREPARE rd_%s(%s) AS %s;\nEXECUTE rd_%s(%s);\nDEALLOCATE rd_%s;\n' \
-        "$i" "$QTYPES" "${w//\{T\}/$ht}" "$i" "$QARGS" "$i" >>"$dir/heap.sql"
-      printf '\\echo @@ %s\nPREPARE rd_%s(%s) AS %s;\nEXPLAIN (COSTS OFF) EXECUTE rd_%s(%s);\nDEALLOCATE rd_%s;\n' \
-        "$i" "$i" "$QTYPES" "${w//\{T\}/$lt}" "$i" "$QARGS" "$i" >>"$dir/plans.sql"
-    else
-      printf '%s;\n' "${w//\{T\}/$lt}" >>"$dir/ledger.sql"
-      printf '%s;\n' "${w//\{T\}/$ht}" >>"$dir/heap.sql"
-      printf '\\echo @@ %s\nEXPLAIN (COSTS OFF) %s;\n' "$i" "${w//\{T\}/$lt}" >>"$dir/plans.sql"
+    emit_query "$i" "$w" "l$pair" "$dir/ledger.sql"
+    emit_query "$i" "$w" "h$pair" "$dir/heap.sql"
+    emit_query "$i" "$w" "l$pair" "$dir/plans.sql" explain
+    if [[ $pair == a ]]; then
+      emit_query "$i" "$w" pa "$dir/part.sql"
+      emit_query "$i" "$w" pa "$dir/part_plans.sql" explain
     fi
   done
 }
