@@ -822,6 +822,11 @@ ANALYZE rs_inh, rs_inh_c;
 EXPLAIN (COSTS OFF) SELECT id FROM rs_inh WHERE acct = 4 ORDER BY ts DESC LIMIT 3;
 SELECT id FROM rs_inh WHERE acct = 4 ORDER BY ts DESC LIMIT 3;
 SELECT rs_check('SELECT id FROM rs_inh WHERE acct = 4 AND ts >= ''2024-01-04 00:00:00+00'' ORDER BY ts');
+-- and so are the tables of a UNION ALL the planner flattens
+EXPLAIN (COSTS OFF) SELECT id FROM (SELECT id, ts, acct FROM ONLY rs_inh UNION ALL
+                                    SELECT id, ts, acct FROM rs_inh_c) u WHERE acct = 4 ORDER BY ts DESC LIMIT 3;
+SELECT rs_check('SELECT id, ts FROM (SELECT id, ts, acct FROM ONLY rs_inh UNION ALL
+                 SELECT id, ts, acct FROM rs_inh_c) u WHERE acct = 4 AND ts < ''2024-01-05 00:00:00+00'' ORDER BY ts DESC');
 DROP TABLE rs_inh CASCADE;
 
 DROP FUNCTION rs_check(text);
