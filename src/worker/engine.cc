@@ -736,6 +736,18 @@ EngineOpen(const EngineOptions &options) noexcept
 		 */
 		table.format_version = 5;
 		table.block_size = 16 * 1024;
+		/*
+		 * A memtable flush puts the blocks it writes into the block cache: a
+		 * ledger reads its newest events most (an account's last ones), and
+		 * they would otherwise be read back from the file and decompressed
+		 * once more right after being written. On a 1M-row load read at
+		 * once (bench/ledger_load.sh 1, alternating): last 50 events 3,190 /
+		 * 2,846 tps against 2,812 / 2,767, 30-day windows 6,141 / 5,868
+		 * against 5,319 / 5,430, COPY unchanged. A load larger than the cache
+		 * cycles through it, the newest blocks staying; compaction output is
+		 * not cached.
+		 */
+		table.prepopulate_block_cache = rocksdb::BlockBasedTableOptions::PrepopulateBlockCache::kFlushOnly;
 		ro.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
 
 		/*

@@ -906,6 +906,42 @@ TEST_F(EngineTest, ScansWithoutFillingTheCacheLeaveItAsItWas)
 	EXPECT_LE(CacheUsed(), filled + (uint64_t(1) << 20));
 }
 
+TEST_F(EngineTest, FlushedRowsAreCachedBeforeAnyRead)
+{
+	/* ~6.7 MB of rows in ten writes against the fixture's 4 MB memtable: a
+	 * background flush (at the write after the memtable filled) puts the
+	 * blocks it writes into the block cache. Nothing reads them. While a
+	 * flush builds its file the cache also holds a reservation for the
+	 * blocks it buffers to train the file's dictionary, released when the
+	 * file is done: so wait for a usage that holds still for 0.5 s.
+	 * Measured: 3.9 MB with the option, 128 kB without (for 6 s). */
+	const uint64_t before = CacheUsed();
+	std::vector<std::string> values;
+	for (int batch = 0; batch < 10; batch++)
+	{
+		std::vector<std::string> some;
+		for (int i = 0; i < 1500; i++)
+			some.push_back(MakeRow(100, std::string(400, static_cast<char>('a' + i % 26)) + Payload(batch * 1500 + i)));
+		Append(kT1, some);
+		values.insert(values.end(), some.begin(), some.end());
+	}
+	uint64_t used = CacheUsed();
+	int still = 0;
+	for (int wait = 0; wait < 200 && (still < 10 || used < before + (uint64_t(2) << 20)); wait++)
+	{
+		std::this_thread::sleep_for(std::chrono::milliseconds(50));
+		uint64_t now = CacheUsed();
+		still = now == used ? still + 1 : 0;
+		used = now;
+	}
+	EXPECT_GE(used, before + (uint64_t(2) << 20)) << "flushed blocks were not cached";
+	/* and what was cached reads back as the rows */
+	std::vector<Row> rows = ScanAll(kT1, 0, UINT64_MAX, false, 1 << 16);
+	ASSERT_EQ(rows.size(), values.size());
+	for (size_t i = 0; i < rows.size(); i++)
+		ASSERT_EQ(rows[i].second, values[i]) << "row " << i;
+}
+
 TEST_F(EngineTest, RemovedRowsStayRemovedForPointReadsAndRangeScans)
 {
 	/* Every way rows leave the store, read back through both row paths
