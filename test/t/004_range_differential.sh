@@ -215,11 +215,8 @@ for (( i = 1; i <= NQ; i++ )); do
   fi
 done
 for f in "${FORMS[@]}"; do
-  if (( F_BAD[$f] == 0 )); then
-    ok_if 0 "$f: ${F_TOTAL[$f]} queries, ledger and heap answers identical"
-  else
-    ok_if 1 "$f: ${F_BAD[$f]} of ${F_TOTAL[$f]} queries answer differently" "${F_DIAG[$f]}"
-  fi
+  ok_when_none "${F_BAD[$f]}" "$f: ${F_TOTAL[$f]} queries, ledger and heap answers identical" \
+    "$f: ${F_BAD[$f]} of ${F_TOTAL[$f]} queries answer differently" "${F_DIAG[$f]}"
 done
 
 # Plans: the forms that must use LedgerRangeScan do; ORDER BY time served by
