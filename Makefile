@@ -14,6 +14,7 @@ OBJS = \
 	src/backend/tableam.o \
 	src/backend/xact_hooks.o \
 	src/backend/mutation_guard.o \
+	src/backend/publication_guard.o \
 	src/backend/sql_functions.o \
 	src/backend/range_decl.o \
 	src/backend/range_index.o \
@@ -29,7 +30,7 @@ OBJS = \
 
 # pg_regress suites, listed explicitly (test/check_schedules.sh fails on a
 # file under sql/ that is not listed here).
-REGRESS = basic append_only transactions copy_dump indexes functions robustness range_scans bad_input
+REGRESS = basic append_only transactions copy_dump indexes functions robustness range_scans bad_input publications
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=$(srcdir)/test/ledger_am.conf \
 	--port=55432 --load-extension=ledger_am
 

@@ -101,6 +101,10 @@ extern ledger_am::TableId LedgerTableIdFromNode(const RelFileNode &node);
 extern bool RelationIsLedger(Relation rel);
 extern bool RelidIsLedger(Oid relid);
 
+/* publication_guard.cc: after a utility statement ran, refuses publishing
+ * ledger_am tables and warns when a publication covers one implicitly. */
+extern void LedgerCheckPublications(Node *parsetree);
+
 /* ---- visibility.cc ---- */
 
 /* RowIsVisible decides the visibility of a stored row (xmin/cmin header)

@@ -483,6 +483,7 @@ ledger_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnl
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv,
 								dest, qc);
 
+	LedgerCheckPublications(parsetree);
 	if (OidIsValid(altered))
 	{
 		CommandCounterIncrement();
