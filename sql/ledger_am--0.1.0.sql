@@ -51,6 +51,13 @@ LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stored_rows(regclass) IS
   'rows physically stored for a ledger_am table, including rows of aborted transactions not yet reclaimed';
 
+CREATE FUNCTION stored_range_keys(tbl regclass)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'ledger_am_stored_range_keys'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stored_range_keys(regclass) IS
+  'range keys stored for a ledger_am table''s ledger_range declaration (one per account an event touches, one for its time), counting those of rows of aborted transactions until VACUUM removes the rows';
+
 CREATE FUNCTION row_dictionary_size(tbl regclass)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'ledger_am_row_dictionary_size'

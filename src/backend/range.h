@@ -70,12 +70,15 @@ extern bool RangeEncodeAccount(const RangeDecl *decl, Oid elem_type, Datum value
 extern void RangeAppendDeclaration(const RangeDecl *decl, StringInfo out);
 
 /* RangeKeysForValues appends a row's key blob, from its declared columns'
- * values (accounts in declaration order, then the time). */
+ * values (accounts in declaration order, then the time). An account value
+ * too long for a key is an error, or with lenient (the keys of a row being
+ * removed: such a value was never stored) leaves its entry out. */
 extern void RangeKeysForValues(const RangeDecl *decl, const Datum *values, const bool *isnull,
-							   StringInfo blob);
+							   StringInfo blob, bool lenient = false);
 
 /* RangeKeysForSlot appends the key blob of a row in a slot. */
-extern void RangeKeysForSlot(const RangeDecl *decl, TupleTableSlot *slot, StringInfo blob);
+extern void RangeKeysForSlot(const RangeDecl *decl, TupleTableSlot *slot, StringInfo blob,
+							 bool lenient = false);
 
 
 #endif

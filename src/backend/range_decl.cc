@@ -297,10 +297,12 @@ RangeEncodeAccount(const RangeDecl *decl, Oid elem_type, Datum value, StringInfo
 	}
 }
 
-/* add_key appends one blob entry: header, account (if any), time. */
+/* add_key appends one blob entry: header, account (if any), time. With
+ * lenient, an account value too long for a key adds no entry instead of
+ * failing (no key of it can exist). */
 static void
 add_key(const RangeDecl *decl, StringInfo blob, uint8 space, Oid elem_type, Datum account,
-		const char *time, size_t time_len)
+		const char *time, size_t time_len, bool lenient)
 {
 	int			header_at = blob->len;
 	int			body_at;
@@ -309,14 +311,19 @@ add_key(const RangeDecl *decl, StringInfo blob, uint8 space, Oid elem_type, Datu
 	blob->len += (int) ledger_am::kBlobKeyHeaderLen;
 	body_at = blob->len;
 	RangeAppendDeclaration(decl, blob);
-	if (space == ledger_am::kAccountSpace)
-		(void) RangeEncodeAccount(decl, elem_type, account, blob, false);
+	if (space == ledger_am::kAccountSpace &&
+		!RangeEncodeAccount(decl, elem_type, account, blob, lenient))
+	{
+		blob->len = header_at;
+		return;
+	}
 	appendBinaryStringInfo(blob, time, (int) time_len);
 	ledger_am::EncodeBlobKeyHeader(blob->data + header_at, space, (uint16) (blob->len - body_at));
 }
 
 void
-RangeKeysForValues(const RangeDecl *decl, const Datum *values, const bool *isnull, StringInfo blob)
+RangeKeysForValues(const RangeDecl *decl, const Datum *values, const bool *isnull, StringInfo blob,
+				   bool lenient)
 {
 	char		time[ledger_am::kTimeLen];
 	bool		ts_null = isnull[decl->naccounts];
@@ -331,7 +338,7 @@ RangeKeysForValues(const RangeDecl *decl, const Datum *values, const bool *isnul
 			continue;
 		if (!decl->account_is_array[i])
 		{
-			add_key(decl, blob, ledger_am::kAccountSpace, elem, values[i], time, sizeof(time));
+			add_key(decl, blob, ledger_am::kAccountSpace, elem, values[i], time, sizeof(time), lenient);
 			continue;
 		}
 		{
@@ -347,14 +354,15 @@ RangeKeysForValues(const RangeDecl *decl, const Datum *values, const bool *isnul
 			deconstruct_array(arr, elem, elmlen, elmbyval, elmalign, &elems, &nulls, &nelems);
 			for (int j = 0; j < nelems; j++)
 				if (!nulls[j])
-					add_key(decl, blob, ledger_am::kAccountSpace, elem, elems[j], time, sizeof(time));
+					add_key(decl, blob, ledger_am::kAccountSpace, elem, elems[j], time, sizeof(time),
+							lenient);
 		}
 	}
-	add_key(decl, blob, ledger_am::kTimeSpace, InvalidOid, (Datum) 0, time, sizeof(time));
+	add_key(decl, blob, ledger_am::kTimeSpace, InvalidOid, (Datum) 0, time, sizeof(time), lenient);
 }
 
 void
-RangeKeysForSlot(const RangeDecl *decl, TupleTableSlot *slot, StringInfo blob)
+RangeKeysForSlot(const RangeDecl *decl, TupleTableSlot *slot, StringInfo blob, bool lenient)
 {
 	Datum		values[INDEX_MAX_KEYS];
 	bool		isnull[INDEX_MAX_KEYS];
@@ -362,5 +370,5 @@ RangeKeysForSlot(const RangeDecl *decl, TupleTableSlot *slot, StringInfo blob)
 	for (int i = 0; i < decl->naccounts; i++)
 		values[i] = slot_getattr(slot, decl->account_attnum[i], &isnull[i]);
 	values[decl->naccounts] = slot_getattr(slot, decl->ts_attnum, &isnull[decl->naccounts]);
-	RangeKeysForValues(decl, values, isnull, blob);
+	RangeKeysForValues(decl, values, isnull, blob, lenient);
 }

@@ -25,6 +25,7 @@ extern "C" {
 extern "C" {
 PG_FUNCTION_INFO_V1(ledger_am_table_size);
 PG_FUNCTION_INFO_V1(ledger_am_stored_rows);
+PG_FUNCTION_INFO_V1(ledger_am_stored_range_keys);
 PG_FUNCTION_INFO_V1(ledger_am_row_dictionary_size);
 PG_FUNCTION_INFO_V1(ledger_am_uuid_v7);
 PG_FUNCTION_INFO_V1(ledger_am_compact);
@@ -91,6 +92,15 @@ extern "C" Datum
 ledger_am_stored_rows(PG_FUNCTION_ARGS)
 {
 	return table_counter(fcinfo, ledger_am::kOpTableStats, true, "counting stored rows");
+}
+
+/* ledger_am.stored_range_keys(regclass): range keys physically stored for
+ * the table's ledger_range declaration (one per account an event touches,
+ * one for its time), counted in RocksDB. */
+extern "C" Datum
+ledger_am_stored_range_keys(PG_FUNCTION_ARGS)
+{
+	return table_counter(fcinfo, ledger_am::kOpRangeKeyCount, false, "counting range keys");
 }
 
 /* ledger_am.next_row_id(regclass): the row id the next insert will get. */

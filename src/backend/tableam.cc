@@ -1319,6 +1319,38 @@ ledger_am_tuple_insert_speculative(Relation relation, TupleTableSlot *slot, Comm
 	insert_one(relation, slot, cid);
 }
 
+/*
+ * remove_row removes row row_id, written by transaction xmin, together with
+ * the range keys its insert wrote: the blob is computed again from the row
+ * in slot (the declared columns cannot have changed: rows are immutable, and
+ * a new declaration drops the old one's keys). Without them, an aborted
+ * row's keys would stay in the key spaces until the table is dropped, read
+ * and skipped by every range scan passing them.
+ */
+static void
+remove_row(Relation rel, uint64 row_id, uint64 xmin, TupleTableSlot *slot, const char *context)
+{
+	const RangeDecl *decl = RangeDeclGet(rel);
+	StringInfoData keys;
+	ledger_am::ChannelSlot *req;
+
+	initStringInfo(&keys);
+	if (decl != NULL)
+		RangeKeysForSlot(decl, slot, &keys, true);
+	req = ChannelBegin();
+	if ((Size) keys.len > ledger_channel->buffer_size)
+		keys.len = 0;			/* cannot be: the row's insert sent the same blob */
+	memcpy(ledger_am::ChannelSlotData(req), keys.data, keys.len);
+	req->table = LedgerTableId(rel);
+	req->arg1 = row_id;
+	req->arg2 = xmin;
+	req->flags = 0;
+	req->data_len = (uint32) keys.len;
+	(void) ChannelCall(req, ledger_am::kOpDeleteRow, context);
+	ChannelEnd(req);
+	pfree(keys.data);
+}
+
 static void
 ledger_am_tuple_complete_speculative(Relation relation, TupleTableSlot *slot, uint32 specToken,
 									 bool succeeded)
@@ -1329,9 +1361,8 @@ ledger_am_tuple_complete_speculative(Relation relation, TupleTableSlot *slot, ui
 		return;
 	/* ON CONFLICT lost a race: take back our own row so no one waits on it. */
 	if (ItemPointerToRowId(&slot->tts_tid, &row_id))
-		ChannelSimpleCall(ledger_am::kOpDeleteRow, LedgerTableId(relation), row_id,
-						  U64FromFullTransactionId(GetCurrentFullTransactionId()), NULL, NULL,
-						  "withdrawing a speculative insertion");
+		remove_row(relation, row_id, U64FromFullTransactionId(GetCurrentFullTransactionId()), slot,
+				   "withdrawing a speculative insertion");
 }
 
 /*
@@ -1617,6 +1648,7 @@ ledger_am_relation_vacuum(Relation rel, struct VacuumParams *params, BufferAcces
 	uint64		live = 0;
 	bool		blocked = false;
 	DeadRows	dead = {NULL, 0, 0};
+	TupleTableSlot *dead_slot;
 	uint64		row_id;
 	const char *value;
 	uint32		len;
@@ -1635,6 +1667,7 @@ ledger_am_relation_vacuum(Relation rel, struct VacuumParams *params, BufferAcces
 
 	scan = table_beginscan_strat(rel, SnapshotAny, 0, NULL, true, false);
 	s = (LedgerScanDesc) scan;
+	dead_slot = table_slot_create(rel, NULL);
 	/* The first chunk tells the current watermark; read on from there. */
 	fetch_chunk(s, 0, 1, false);
 	start = s->frozen_below;
@@ -1651,8 +1684,9 @@ ledger_am_relation_vacuum(Relation rel, struct VacuumParams *params, BufferAcces
 		xmin = RowXid(hdr);
 		if (TransactionIdIsNormal(xmin) && RowXminAborted(hdr))
 		{
-			ChannelSimpleCall(ledger_am::kOpDeleteRow, table, row_id, hdr.xmin, NULL, NULL,
-							  "removing a row of an aborted transaction");
+			RowStoreInSlot(dead_slot, rel, row_id, value, len);
+			remove_row(rel, row_id, hdr.xmin, dead_slot, "removing a row of an aborted transaction");
+			ExecClearTuple(dead_slot);
 			/* Like heap: when the dead row ids fill the memory VACUUM may use,
 			 * clean the indexes and start a new list. */
 			if ((Size) dead.n * sizeof(uint64) >= (Size) dead_ids_budget_kb * 1024)
@@ -1686,6 +1720,7 @@ ledger_am_relation_vacuum(Relation rel, struct VacuumParams *params, BufferAcces
 			new_frozen_xid = xmin;
 	}
 	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(dead_slot);
 
 	if (dead.n > 0)
 		vacuum_indexes(rel, &dead, bstrategy);

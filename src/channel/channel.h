@@ -53,7 +53,7 @@ enum ChannelOp : uint32
 	kOpGet,			   /* arg1 = row id; data out = one record */
 	kOpScan,		   /* arg1 = from, arg2 = to, flags bit0 = backward; out1 = resume, out_flags bit0 = done */
 	kOpSync,		   /* group-committed WAL sync */
-	kOpDeleteRow,	   /* arg1 = row id, arg2 = expected xmin */
+	kOpDeleteRow,	   /* arg1 = row id, arg2 = expected xmin; data = the row's key blob */
 	kOpDropTable,
 	kOpDropDatabase,   /* arg1 = database oid */
 	kOpNextRowId,	   /* out1 = next row id */
@@ -71,6 +71,7 @@ enum ChannelOp : uint32
 						* out: records, out2 = resume key length (key at RangeResumeKey),
 						* out_flags bit0 = done */
 	kOpRowDictionary,  /* out1 = bytes of the table's row dictionary (0: none) */
+	kOpRangeKeyCount,  /* out1 = range keys stored for the table */
 };
 
 /* OpIsRead tells whether a request only reads: a backend may send it again
@@ -86,6 +87,7 @@ OpIsRead(uint32 op)
 		case kOpNextRowId:
 		case kOpTableStats:
 		case kOpRowDictionary:
+		case kOpRangeKeyCount:
 		case kOpRangeScan:
 		case kOpRangeBounds:
 			return true;

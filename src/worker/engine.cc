@@ -453,10 +453,11 @@ EnsureReserved(const TableId &t, TableState *st, uint64_t end)
 	return OkStatus();
 }
 
-/* AddRangeKeys adds a row's range keys (a key blob) to a batch. */
+/* AddRangeKeys adds a row's range keys (a key blob) to a batch, or with
+ * remove, their deletions. */
 EngineStatus
 AddRangeKeys(rocksdb::WriteBatch *batch, const TableId &t, uint64_t row_id, const char *blob,
-			 uint32_t blob_len)
+			 uint32_t blob_len, bool remove = false)
 {
 	if (blob == nullptr || blob_len == 0)
 		return OkStatus();
@@ -468,7 +469,8 @@ AddRangeKeys(rocksdb::WriteBatch *batch, const TableId &t, uint64_t row_id, cons
 	{
 		if (space != kAccountSpace && space != kTimeSpace)
 			return MakeStatus(EngineCode::kInvalid, "range key of an unknown key space");
-		rocksdb::Status s = batch->Put(KeysCf(), RangeKey(space, t, body, len, row_id), rocksdb::Slice());
+		std::string key = RangeKey(space, t, body, len, row_id);
+		rocksdb::Status s = remove ? batch->Delete(KeysCf(), key) : batch->Put(KeysCf(), key, rocksdb::Slice());
 		if (!s.ok())
 			return FromRocks(s);
 	}
@@ -1557,7 +1559,8 @@ EngineScan(const TableId &t, uint64_t from, uint64_t to, bool backward, char *bu
 
 /* EngineDeleteRow removes one row, only if it belongs to transaction xmin. */
 EngineStatus
-EngineDeleteRow(const TableId &t, uint64_t row_id, uint64_t xmin) noexcept
+EngineDeleteRow(const TableId &t, uint64_t row_id, uint64_t xmin, const char *keys,
+				uint32_t keys_len) noexcept
 {
 	try
 	{
@@ -1577,6 +1580,9 @@ EngineDeleteRow(const TableId &t, uint64_t row_id, uint64_t xmin) noexcept
 		wo.sync = false;
 		rocksdb::WriteBatch one;
 		one.Delete(RowsCf(), key);
+		EngineStatus es = AddRangeKeys(&one, t, row_id, keys, keys_len, true);
+		if (!es.ok())
+			return es;
 		return FromWrite(LockedWrite(wo, &one));
 	}
 	catch (...)
@@ -2337,6 +2343,37 @@ EngineSetNextRowId(const TableId &t, uint64_t next_row_id) noexcept
 		if (!es.ok())
 			return es;
 		st->next = next_row_id;
+		return OkStatus();
+	}
+	catch (...)
+	{
+		return FromException();
+	}
+}
+
+/* EngineRangeKeyCount counts a table's range keys in every key space. */
+EngineStatus
+EngineRangeKeyCount(const TableId &t, uint64_t *count) noexcept
+{
+	try
+	{
+		*count = 0;
+		if (g_db == nullptr)
+			return NotOpen();
+		for (uint8_t space : kRangeSpaces)
+		{
+			std::string lower = SpacePrefix(space, t);
+			std::string upper = PrefixSuccessor(lower);
+			rocksdb::Slice upper_slice(upper);
+			rocksdb::ReadOptions ro;
+			ro.iterate_upper_bound = &upper_slice;
+			ro.fill_cache = false;
+			std::unique_ptr<rocksdb::Iterator> it(g_db->NewIterator(ro, CfOf(space)));
+			for (it->Seek(lower); it->Valid(); it->Next())
+				(*count)++;
+			if (!it->status().ok())
+				return FromRocks(it->status());
+		}
 		return OkStatus();
 	}
 	catch (...)

@@ -196,8 +196,11 @@ EngineStatus EngineScan(const TableId &t, uint64_t from, uint64_t to, bool backw
 EngineStatus EngineBlockCacheUsage(uint64_t *used, uint64_t *capacity) noexcept;
 
 /* EngineDeleteRow removes one row whose header xmin equals `xmin` (the
- * inserter's own speculative row, or an aborted row during VACUUM). */
-EngineStatus EngineDeleteRow(const TableId &t, uint64_t row_id, uint64_t xmin) noexcept;
+ * inserter's own speculative row, or an aborted row during VACUUM), and in
+ * the same write the range keys of the key blob `keys` (the row's keys as
+ * its inserter wrote them; none when keys_len is 0). */
+EngineStatus EngineDeleteRow(const TableId &t, uint64_t row_id, uint64_t xmin,
+							 const char *keys = nullptr, uint32_t keys_len = 0) noexcept;
 
 /* EngineDropTable removes every row and the metadata of a table. */
 EngineStatus EngineDropTable(const TableId &t) noexcept;
@@ -283,6 +286,10 @@ EngineStatus EngineRangeBounds(const TableId &t, uint8_t space, const char *lo, 
 /* EngineTableStats returns on-disk bytes (SST files + memtables) of t's rows
  * and range keys, and the number of stored rows of t (counted by iteration). */
 EngineStatus EngineTableStats(const TableId &t, uint64_t *bytes, uint64_t *rows) noexcept;
+
+/* EngineRangeKeyCount counts the range keys stored for t, in every key
+ * space and declaration (iterating them). */
+EngineStatus EngineRangeKeyCount(const TableId &t, uint64_t *count) noexcept;
 
 /* EngineRowDictionaryBytes returns the size of t's trained row dictionary
  * (worker/row_dictionary.h), 0 while it has none. */

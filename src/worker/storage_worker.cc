@@ -651,7 +651,7 @@ serve(ChannelSlot *slot)
 			slot->data_len = 0;
 			break;
 		case ledger_am::kOpDeleteRow:
-			st = ledger_am::EngineDeleteRow(slot->table, slot->arg1, slot->arg2);
+			st = ledger_am::EngineDeleteRow(slot->table, slot->arg1, slot->arg2, data, slot->data_len);
 			slot->data_len = 0;
 			break;
 		case ledger_am::kOpDropTable:
@@ -675,6 +675,10 @@ serve(ChannelSlot *slot)
 			break;
 		case ledger_am::kOpTableStats:
 			st = ledger_am::EngineTableStats(slot->table, &slot->out1, &slot->out2);
+			slot->data_len = 0;
+			break;
+		case ledger_am::kOpRangeKeyCount:
+			st = ledger_am::EngineRangeKeyCount(slot->table, &slot->out1);
 			slot->data_len = 0;
 			break;
 		case ledger_am::kOpRowDictionary:

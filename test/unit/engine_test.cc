@@ -658,6 +658,41 @@ TEST_F(EngineTest, RangeKeysWrittenWithRowsAndScannedInTimeOrder)
 static void
 AppendWithKeys(const TableId &t, const std::vector<std::string> &values, const std::vector<std::string> &blobs);
 
+TEST_F(EngineTest, ADeletedRowTakesTheRangeKeysItNamesWithIt)
+{
+	/* Rows 0..5, each under accounts 3 and 4 and its time: 3 keys a row. */
+	std::vector<std::string> values, blobs;
+	for (int i = 0; i < 6; i++)
+	{
+		values.push_back(MakeRow(100 + (i % 2), Payload(i)));
+		blobs.push_back(AccountBlob({3, 4}, 50 + i));
+	}
+	AppendWithKeys(kT1, values, blobs);
+	uint64_t keys = 0;
+	ASSERT_TRUE(EngineRangeKeyCount(kT1, &keys).ok());
+	EXPECT_EQ(keys, 18u);
+
+	/* VACUUM of an aborted row: its keys go in the same write... */
+	ASSERT_TRUE(EngineDeleteRow(kT1, 1, 101, blobs[1].data(), static_cast<uint32_t>(blobs[1].size())).ok());
+	ASSERT_TRUE(EngineRangeKeyCount(kT1, &keys).ok());
+	EXPECT_EQ(keys, 15u);
+	EXPECT_EQ(RangeScanAll(kT1, 3, false, 0, 4096), (std::vector<uint64_t>{0, 2, 3, 4, 5}));
+	/* ...not when the row is not the named transaction's: nothing changes. */
+	EXPECT_EQ(EngineDeleteRow(kT1, 3, 100, blobs[3].data(), static_cast<uint32_t>(blobs[3].size())).code,
+			  EngineCode::kInvalid);
+	ASSERT_TRUE(EngineRangeKeyCount(kT1, &keys).ok());
+	EXPECT_EQ(keys, 15u);
+	/* Without a blob, as before: the row goes, its keys stay (and are skipped). */
+	ASSERT_TRUE(EngineDeleteRow(kT1, 3, 101).ok());
+	ASSERT_TRUE(EngineRangeKeyCount(kT1, &keys).ok());
+	EXPECT_EQ(keys, 15u);
+	EXPECT_EQ(RangeScanAll(kT1, 4, false, 0, 4096), (std::vector<uint64_t>{0, 2, 4, 5}));
+	/* Another table's keys are not counted. */
+	ASSERT_TRUE(EngineRangeKeyCount(kT2, &keys).ok());
+	EXPECT_EQ(keys, 0u);
+	EXPECT_EQ(ScanAll(kT1, 0, UINT64_MAX, false, 1 << 16).size(), 4u);
+}
+
 TEST_F(EngineTest, RowsOfConsecutiveIdsAreReadAsRunsLikeOneByOne)
 {
 	/* 300 rows appended in time order (row i at time 1000 + i): a time
