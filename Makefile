@@ -15,6 +15,7 @@ OBJS = \
 	src/backend/xact_hooks.o \
 	src/backend/mutation_guard.o \
 	src/backend/publication_guard.o \
+	src/backend/digest.o \
 	src/backend/sql_functions.o \
 	src/backend/range_decl.o \
 	src/backend/range_index.o \

@@ -187,3 +187,74 @@ SELECT count(*) FROM far;
 
 DROP VIEW f_view;
 DROP TABLE f, f_heap, far, sizes;
+
+-- ledger_am.digest: a SHA-256 of the settled rows (below the frozen
+-- watermark VACUUM moves), in row id order. Rows there never change, so a
+-- digest recorded now must come out the same later.
+CREATE TABLE dg (id bigint, who text, amount numeric, at timestamptz, doc jsonb, raw bytea,
+                 f float8, span interval) USING ledger_am;
+INSERT INTO dg SELECT g, 'acct ' || g % 3, g * 1.5,
+       timestamptz '2024-01-01 12:00:00+00' + g * interval '1 day',
+       jsonb_build_object('n', g, 'tags', jsonb_build_array('a', g % 2 = 0)),
+       '\x00ff'::bytea, g / 3.0, g * interval '90 minutes'
+FROM generate_series(1, 50) g;
+-- nothing is settled before VACUUM: the digest of no rows
+SELECT * FROM ledger_am.digest('dg');
+VACUUM dg;
+SELECT * FROM ledger_am.digest('dg') \gset d_
+SELECT :d_rows AS rows, :d_frozen_below AS frozen_below, :'d_sha256' AS sha256;
+-- the same value in plain SQL: each row's text and a newline, in row id
+-- (ctid) order, under the output settings the function uses
+BEGIN;
+SET LOCAL DateStyle = 'ISO, YMD';
+SET LOCAL TimeZone = 'UTC';
+SET LOCAL IntervalStyle = 'postgres';
+SET LOCAL extra_float_digits = 1;
+SET LOCAL bytea_output = 'hex';
+SELECT encode(sha256(convert_to(string_agg(t::text || E'\n', '' ORDER BY t.ctid),
+                                current_setting('server_encoding'))), 'hex') = :'d_sha256' AS same_in_sql
+FROM dg t;
+COMMIT;
+-- and so is a heap copy of the events, in the same order
+CREATE TABLE dg_heap AS SELECT * FROM dg ORDER BY ctid;
+BEGIN;
+SET LOCAL DateStyle = 'ISO, YMD';
+SET LOCAL TimeZone = 'UTC';
+SET LOCAL IntervalStyle = 'postgres';
+SET LOCAL extra_float_digits = 1;
+SET LOCAL bytea_output = 'hex';
+SELECT encode(sha256(convert_to(string_agg(t::text || E'\n', '' ORDER BY t.ctid),
+                                current_setting('server_encoding'))), 'hex') = :'d_sha256' AS same_for_heap_copy
+FROM dg_heap t;
+COMMIT;
+-- the session's output settings do not change it
+SET DateStyle = 'German';
+SET TimeZone = 'Pacific/Auckland';
+SET extra_float_digits = 0;
+SET bytea_output = 'escape';
+SET IntervalStyle = 'sql_standard';
+SELECT rows, sha256 = :'d_sha256' AS unchanged FROM ledger_am.digest('dg');
+RESET DateStyle;
+RESET TimeZone;
+RESET extra_float_digits;
+RESET bytea_output;
+RESET IntervalStyle;
+-- later rows, and rows of aborted transactions, leave the first 50's digest
+-- as it was; the digest of all settled rows covers the new ones
+BEGIN;
+INSERT INTO dg SELECT g, 'aborted', 0, now(), '{}', NULL, 0, NULL FROM generate_series(51, 60) g;
+ROLLBACK;
+INSERT INTO dg SELECT g, 'later', g, timestamptz '2025-01-01 00:00:00+00', '{}', NULL, g, NULL
+FROM generate_series(61, 65) g;
+SELECT rows, sha256 = :'d_sha256' AS unchanged FROM ledger_am.digest('dg');
+VACUUM dg;
+SELECT rows, frozen_below > :d_frozen_below AS moved, sha256 = :'d_sha256' AS unchanged
+FROM ledger_am.digest('dg');
+SELECT rows, sha256 = :'d_sha256' AS unchanged FROM ledger_am.digest('dg', 50);
+SELECT rows, sha256 = :'d_sha256' AS unchanged FROM ledger_am.digest('dg', 49);
+-- bad calls
+SELECT * FROM ledger_am.digest('dg', 56);
+SELECT * FROM ledger_am.digest('dg', -1);
+SELECT * FROM ledger_am.digest('dg_heap');
+SELECT * FROM ledger_am.digest(NULL);
+DROP TABLE dg, dg_heap;

@@ -58,6 +58,14 @@ LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stored_range_keys(regclass) IS
   'range keys stored for a ledger_am table''s ledger_range declaration (one per account an event touches, one for its time), counting those of rows of aborted transactions until VACUUM removes the rows';
 
+CREATE FUNCTION digest(tbl regclass, row_count bigint DEFAULT NULL,
+                       OUT rows bigint, OUT frozen_below bigint, OUT sha256 text)
+RETURNS record
+AS 'MODULE_PATHNAME', 'ledger_am_digest'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION digest(regclass, bigint) IS
+  'SHA-256 of the first row_count settled rows of a ledger_am table (all when NULL), in row id order: each row''s text form and a newline, under DateStyle ISO, TimeZone UTC. Settled rows (below the frozen watermark VACUUM moves) never change, so a digest recorded now proves later that they were not altered';
+
 CREATE FUNCTION row_dictionary_size(tbl regclass)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'ledger_am_row_dictionary_size'

@@ -101,6 +101,10 @@ extern ledger_am::TableId LedgerTableIdFromNode(const RelFileNode &node);
 extern bool RelationIsLedger(Relation rel);
 extern bool RelidIsLedger(Oid relid);
 
+/* LedgerFrozenBelow returns the table's frozen watermark: every row below
+ * it is final (committed long enough ago, or removed by VACUUM). */
+extern uint64 LedgerFrozenBelow(Relation rel);
+
 /* publication_guard.cc: after a utility statement ran, refuses publishing
  * ledger_am tables and warns when a publication covers one implicitly. */
 extern void LedgerCheckPublications(Node *parsetree);

@@ -1319,6 +1319,18 @@ ledger_am_tuple_insert_speculative(Relation relation, TupleTableSlot *slot, Comm
 	insert_one(relation, slot, cid);
 }
 
+uint64
+LedgerFrozenBelow(Relation rel)
+{
+	ChannelSlot *slot = ChannelScanRequest(LedgerTableId(rel), 0, 0, false, false);
+	uint64		frozen_below;
+
+	(void) ChannelCall(slot, ledger_am::kOpScan, "reading the frozen watermark");
+	frozen_below = slot->out2;
+	ChannelEnd(slot);
+	return frozen_below;
+}
+
 /*
  * remove_row removes row row_id, written by transaction xmin, together with
  * the range keys its insert wrote: the blob is computed again from the row
