@@ -205,28 +205,19 @@ SELECT * FROM ledger_am.digest('dg') \gset d_
 SELECT :d_rows AS rows, :d_frozen_below AS frozen_below, :'d_sha256' AS sha256;
 -- the same value in plain SQL: each row's text and a newline, in row id
 -- (ctid) order, under the output settings the function uses
-BEGIN;
-SET LOCAL DateStyle = 'ISO, YMD';
-SET LOCAL TimeZone = 'UTC';
-SET LOCAL IntervalStyle = 'postgres';
-SET LOCAL extra_float_digits = 1;
-SET LOCAL bytea_output = 'hex';
-SELECT encode(sha256(convert_to(string_agg(t::text || E'\n', '' ORDER BY t.ctid),
-                                current_setting('server_encoding'))), 'hex') = :'d_sha256' AS same_in_sql
-FROM dg t;
-COMMIT;
+CREATE FUNCTION dg_sql_digest(tbl regclass) RETURNS text LANGUAGE plpgsql
+SET DateStyle = 'ISO, YMD' SET TimeZone = 'UTC' SET IntervalStyle = 'postgres'
+SET extra_float_digits = 1 SET bytea_output = 'hex' AS $$
+DECLARE d text;
+BEGIN
+  EXECUTE format('SELECT encode(sha256(convert_to(string_agg(t::text || E''\n'', '''' ORDER BY t.ctid),
+                  current_setting(''server_encoding''))), ''hex'') FROM %s t', tbl) INTO d;
+  RETURN d;
+END $$;
+SELECT dg_sql_digest('dg') = :'d_sha256' AS same_in_sql;
 -- and so is a heap copy of the events, in the same order
 CREATE TABLE dg_heap AS SELECT * FROM dg ORDER BY ctid;
-BEGIN;
-SET LOCAL DateStyle = 'ISO, YMD';
-SET LOCAL TimeZone = 'UTC';
-SET LOCAL IntervalStyle = 'postgres';
-SET LOCAL extra_float_digits = 1;
-SET LOCAL bytea_output = 'hex';
-SELECT encode(sha256(convert_to(string_agg(t::text || E'\n', '' ORDER BY t.ctid),
-                                current_setting('server_encoding'))), 'hex') = :'d_sha256' AS same_for_heap_copy
-FROM dg_heap t;
-COMMIT;
+SELECT dg_sql_digest('dg_heap') = :'d_sha256' AS same_for_heap_copy;
 -- the session's output settings do not change it
 SET DateStyle = 'German';
 SET TimeZone = 'Pacific/Auckland';
@@ -258,3 +249,4 @@ SELECT * FROM ledger_am.digest('dg', -1);
 SELECT * FROM ledger_am.digest('dg_heap');
 SELECT * FROM ledger_am.digest(NULL);
 DROP TABLE dg, dg_heap;
+DROP FUNCTION dg_sql_digest(regclass);

@@ -101,6 +101,10 @@ extern ledger_am::TableId LedgerTableIdFromNode(const RelFileNode &node);
 extern bool RelationIsLedger(Relation rel);
 extern bool RelidIsLedger(Oid relid);
 
+/* LedgerOpenTable opens relid (AccessShareLock) after checking that it is a
+ * ledger_am table and that the caller has `mode` on it (sql_functions.cc). */
+extern Relation LedgerOpenTable(Oid relid, AclMode mode);
+
 /* LedgerFrozenBelow returns the table's frozen watermark: every row below
  * it is final (committed long enough ago, or removed by VACUUM). */
 extern uint64 LedgerFrozenBelow(Relation rel);

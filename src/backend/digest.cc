@@ -111,13 +111,7 @@ ledger_am_digest(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("ledger_am.digest must be called where a record is accepted")));
 
-	rel = table_open(relid, AccessShareLock);
-	if (!RelationIsLedger(rel))
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a ledger_am table", RelationGetRelationName(rel))));
-	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
-		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, RelationGetRelationName(rel));
+	rel = LedgerOpenTable(relid, ACL_SELECT);
 
 	frozen_below = LedgerFrozenBelow(rel);
 	guc_level = canonical_output();

@@ -34,10 +34,8 @@ PG_FUNCTION_INFO_V1(ledger_am_next_row_id);
 PG_FUNCTION_INFO_V1(ledger_am_worker_stats);
 }
 
-/* open_ledger_table opens relid (AccessShareLock) after checking that it is
- * a ledger_am table and that the caller may read it. */
-static Relation
-open_ledger_table(Oid relid, AclMode mode)
+Relation
+LedgerOpenTable(Oid relid, AclMode mode)
 {
 	Relation	rel = try_relation_open(relid, AccessShareLock);
 
@@ -60,7 +58,7 @@ open_ledger_table(Oid relid, AclMode mode)
 static Datum
 table_counter(FunctionCallInfo fcinfo, uint32 op, bool second, const char *context)
 {
-	Relation	rel = open_ledger_table(PG_GETARG_OID(0), ACL_SELECT);
+	Relation	rel = LedgerOpenTable(PG_GETARG_OID(0), ACL_SELECT);
 	uint64		value;
 
 	ChannelSimpleCall(op, LedgerTableId(rel), 0, 0, second ? NULL : &value, second ? &value : NULL,
@@ -160,7 +158,7 @@ extern "C" Datum
 ledger_am_compact(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
-	Relation	rel = open_ledger_table(relid, ACL_SELECT);
+	Relation	rel = LedgerOpenTable(relid, ACL_SELECT);
 
 	if (!pg_class_ownercheck(relid, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, RelationGetRelationName(rel));
@@ -188,7 +186,7 @@ ledger_am_set_next_row_id(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("row id must not be negative")));
-	rel = open_ledger_table(relid, ACL_SELECT);
+	rel = LedgerOpenTable(relid, ACL_SELECT);
 	ChannelSimpleCall(ledger_am::kOpSetNextRowId, LedgerTableId(rel), (uint64) next, 0, NULL,
 					  NULL, "moving the row id counter");
 	LedgerForgetReservation(LedgerTableId(rel));
