@@ -7,7 +7,7 @@ SELECT p.proname, pg_get_function_arguments(p.oid) AS args, pg_get_function_resu
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE n.nspname = 'ledger_am'
   AND p.proname IN ('table_size', 'stored_rows', 'next_row_id', 'compact', 'set_next_row_id',
-                    'uuid_v7', 'create_events_table', 'row_dictionary_size')
+                    'uuid_v7', 'create_events_table', 'row_dictionary_size', 'stored_range_keys', 'digest')
 ORDER BY 1;
 
 CREATE TABLE f (id int, payload text) USING ledger_am WITH (autovacuum_enabled = false);
