@@ -758,6 +758,8 @@ SELECT count(*) FROM secret WHERE tenant <> current_user;
 COPY secret TO STDOUT WITH (FORMAT csv) \g /dev/null
 COPY (SELECT count(*) FROM secret) TO STDOUT;
 SELECT ledger_am.stored_rows('secret'), ledger_am.next_row_id('secret');
+-- a digest covers every row: refused where the policy hides some
+SELECT * FROM ledger_am.digest('secret');
 -- inserting rows the policy forbids fails; allowed rows go in
 INSERT INTO secret VALUES (1001, 1, now(), 'someone_else', 5, 'forged');
 INSERT INTO secret VALUES (1002, 1, now(), 'regress_ledger_tenant', -5, 'negative');
@@ -785,6 +787,7 @@ SELECT count(*) FROM ledger_am.time_range(NULL::secret);
 SELECT ledger_am.table_size('secret');
 SELECT ledger_am.stored_rows('secret');
 SELECT ledger_am.next_row_id('secret');
+SELECT * FROM ledger_am.digest('secret');
 RESET ROLE;
 
 -- a role without any privilege on the table
@@ -797,6 +800,7 @@ EXPLAIN SELECT * FROM secret;
 SELECT ledger_am.table_size('secret');
 SELECT ledger_am.stored_rows('secret');
 SELECT ledger_am.next_row_id('secret');
+SELECT * FROM ledger_am.digest('secret');
 SELECT ledger_am.compact('secret');
 SELECT ledger_am.set_next_row_id('secret', 100000);
 \set VERBOSITY terse

@@ -35,6 +35,7 @@ extern "C" {
 #include "utils/memutils.h"
 #include "utils/guc.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/snapmgr.h"
 }
 
@@ -112,6 +113,14 @@ ledger_am_digest(PG_FUNCTION_ARGS)
 				 errmsg("ledger_am.digest must be called where a record is accepted")));
 
 	rel = LedgerOpenTable(relid, ACL_SELECT);
+	/* A digest of rows its caller may not see would leak their count and
+	 * prove nothing to them: every row must be readable. */
+	if (check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("ledger_am.digest reads every row of \"%s\", and row-level security applies to you there",
+						RelationGetRelationName(rel)),
+				 errhint("Compute the digest as the table's owner or as a role with BYPASSRLS.")));
 
 	frozen_below = LedgerFrozenBelow(rel);
 	guc_level = canonical_output();
