@@ -10,10 +10,12 @@
 # `pg_ctl stop -m immediate` (crash), starts it again and checks that exactly
 # the committed rows are there, through a sequential scan and through the
 # unique indexes, and that the table keeps working after the crash. Then:
-# a worker that cannot open its storage reports why (12-13), and the block
-# cache's size follows shared_buffers unless set (14), and switching the row
+# a worker that cannot open its storage reports why (13-14), and the block
+# cache's size follows shared_buffers unless set (15), and switching the row
 # codec to lz4hc keeps every row readable, before and after compaction
-# rewrites the table's files in it (15).
+# rewrites the table's files in it (16). ledger_am.digest of the 1000
+# committed rows, taken before the crash, comes out the same after it (8)
+# and after the codec switch (17).
 # Prints "ok N - ..." / "not ok N - ..." lines and a summary; exits non-zero on
 # any failure. Set KEEP_CLUSTER=1 to keep the data directory for inspection.
 set -uo pipefail
@@ -23,7 +25,7 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 source "$REPO_ROOT/scripts/cluster.sh"
 
 PORT=${T001_PORT:-54331}
-PLAN=15
+PLAN=17
 TESTNO=0
 FAILED=0
 DIR=""
@@ -140,6 +142,13 @@ else
     "session sleeping: $sleeping, visible count: $visible"$'\n'"$(cat "$DIR.bg.log" 2>/dev/null)"
 fi
 
+# The digest of the settled rows (VACUUM settles the committed ones; the
+# sleeping session's rows come after them): checked after the crash (8) and
+# after the codec switch rewrote every file (17).
+q "VACUUM events" >/dev/null 2>&1
+DIGEST_BEFORE=$(q "SELECT rows || ' ' || sha256 FROM ledger_am.digest('events')" 2>&1)
+digest_of() { q "SELECT rows || ' ' || sha256 FROM ledger_am.digest('events', ${DIGEST_BEFORE%% *})" 2>&1; }
+
 # 5: crash (immediate stop) and restart.
 cluster_stop "$DIR" immediate >/dev/null 2>&1
 for _ in $(seq 1 20); do kill -0 "$BG_PID" 2>/dev/null || break; sleep 0.5; done
@@ -153,14 +162,19 @@ else
   bail "server did not restart"
 fi
 
-# 6-7: exactly the committed rows survive.
+# 6-8: exactly the committed rows survive.
 expect_eq "count(*) = 1000 after crash recovery" "$(q "SELECT count(*) FROM events" 2>&1)" 1000
 expect_eq "only committed rows: sum(amount), max(payload i), event_id checksum unchanged" \
   "$(q "SELECT sum(amount)::bigint || ' ' || max((payload->>'i')::int) || ' ' ||
                md5(string_agg(event_id::text, ',' ORDER BY event_id)) FROM events" 2>&1)" \
   "500500 1000 $CHECKSUM_BEFORE"
+if [[ "$DIGEST_BEFORE" =~ ^1000\ [0-9a-f]{64}$ ]]; then
+  expect_eq "ledger_am.digest of the 1000 settled rows is the same after the crash" "$(digest_of)" "$DIGEST_BEFORE"
+else
+  ok_if 1 "ledger_am.digest of the 1000 settled rows is the same after the crash" "before: $DIGEST_BEFORE"
+fi
 
-# 8: the same answer through the unique index on event_id.
+# 9: the same answer through the unique index on event_id.
 plan=$(q "SET enable_seqscan = off;
           EXPLAIN (COSTS OFF) SELECT count(*) FROM events
           WHERE event_id >= '00000000-0000-0000-0000-000000000000'::uuid" 2>&1)
@@ -173,7 +187,7 @@ else
   ok_if 1 "index scan (enable_seqscan=off) counts 1000" "count: $cnt"$'\n'"plan:"$'\n'"$plan"
 fi
 
-# 9: the unique index still rejects a committed (aggregate_id, aggregate_version).
+# 10: the unique index still rejects a committed (aggregate_id, aggregate_version).
 out=$(q "$(insert_sql 1 1 1)" 2>&1)
 if [[ $? -ne 0 && "$out" == *"duplicate key"* ]]; then
   ok_if 0 "duplicate (aggregate_id, aggregate_version) of a committed row is rejected"
@@ -181,14 +195,14 @@ else
   ok_if 1 "duplicate (aggregate_id, aggregate_version) of a committed row is rejected" "$out"
 fi
 
-# 10: the crashed transaction's keys are free again; new rows do not collide.
+# 11: the crashed transaction's keys are free again; new rows do not collide.
 out=$(q "BEGIN; $(insert_sql 1001 1500 i) COMMIT;
          SELECT count(*) || ' ' || sum(amount)::bigint || ' ' || count(DISTINCT event_id)
          FROM events;" 2>&1)
 expect_eq "re-inserting the crashed transaction's 500 keys works (1500 rows)" \
   "$(tail -n 1 <<<"$out")" "1500 1125750 1500"
 
-# 11: rows written after recovery survive a clean restart.
+# 12: rows written after recovery survive a clean restart.
 cluster_stop "$DIR" fast >/dev/null 2>&1
 if cluster_start "$DIR" >/dev/null 2>&1; then
   wait_worker
@@ -202,7 +216,7 @@ else
   ok_if 1 "after a clean restart: 1500 rows, index agrees" "server did not start"
 fi
 
-# 12-13: a storage worker that cannot open its RocksDB instance (here: the
+# 13-14: a storage worker that cannot open its RocksDB instance (here: the
 # directory unreadable) makes reads fail with why, under the engine's
 # SQLSTATE (IO error: 58030), not with "storage worker is not running"; once
 # the directory is readable again the restarted worker serves every row.
@@ -225,7 +239,7 @@ chmod 700 "$DIR/ledger_am"
 expect_eq "directory readable again: the restarted worker serves all 1500 rows" \
   "$(cluster_psql_retry "$DIR" 30 "SELECT count(*) FROM events" -d postgres -qAt 2>&1 | tail -n 1)" "1500"
 
-# 14: the block cache follows shared_buffers by default (at least 256 MB);
+# 15: the block cache follows shared_buffers by default (at least 256 MB);
 # an explicit ledger_am.block_cache_mb wins. The worker logs the size.
 cache_sizes=""
 for conf in "shared_buffers = '512MB'" "ledger_am.block_cache_mb = 64"; do
@@ -236,7 +250,7 @@ done
 expect_eq "block cache: 512 MB with shared_buffers = 512MB, 64 MB when set" \
   "$cache_sizes" "block cache 512 MB; block cache 64 MB; "
 
-# 15: the row codec is switched to lz4hc on a table written in zstd. The
+# 16: the row codec is switched to lz4hc on a table written in zstd. The
 # worker names the codec it opened with; the zstd files stay readable, and
 # ledger_am.compact rewrites them in lz4hc with the same rows. Whether the
 # files really are LZ4HC is the unit test EngineCodecs' business.
@@ -250,5 +264,7 @@ after=$(cluster_psql_retry "$DIR" 30 "$digest" -d postgres -qAt 2>&1 | tail -n 1
 codec=$(grep -o 'rows [a-z0-9]*)' "$DIR/server.log" | tail -n 1)
 expect_eq "row_compression = lz4hc: worker opens with it; same rows before and after compaction" \
   "$codec | $before | $after | $compacted" "rows lz4hc) | $want | $want | "
+expect_eq "ledger_am.digest unchanged after the files were rewritten in another codec" \
+  "$(digest_of)" "$DIGEST_BEFORE"
 
 finish
