@@ -78,6 +78,12 @@ extern void ChannelForgetAsync(void);
 extern void ChannelSimpleCall(uint32 op, const ledger_am::TableId &table, uint64 arg1,
 							  uint64 arg2, uint64 *out1, uint64 *out2, const char *context);
 
+/* ChannelDataCall is ChannelSimpleCall with len bytes of request data (at
+ * most the channel buffer). */
+extern void ChannelDataCall(uint32 op, const ledger_am::TableId &table, uint64 arg1, uint64 arg2,
+							const char *data, Size len, uint64 *out1, uint64 *out2,
+							const char *context);
+
 /* ChannelRingAppend queues one row (header built from xmin/cmin, the
  * MinimalTuple, its range key blob) at a reserved row id, unanswered. */
 extern void ChannelRingAppend(const ledger_am::TableId &table, uint64 row_id, uint64 xmin,

@@ -536,13 +536,27 @@ void
 ChannelSimpleCall(uint32 op, const ledger_am::TableId &table, uint64 arg1, uint64 arg2,
 				  uint64 *out1, uint64 *out2, const char *context)
 {
+	ChannelDataCall(op, table, arg1, arg2, NULL, 0, out1, out2, context);
+}
+
+void
+ChannelDataCall(uint32 op, const ledger_am::TableId &table, uint64 arg1, uint64 arg2,
+				const char *data, Size len, uint64 *out1, uint64 *out2, const char *context)
+{
 	ChannelSlot *slot = ChannelBegin();
 
+	if (len > ledger_channel->buffer_size)
+	{
+		ChannelEnd(slot);
+		elog(ERROR, "ledger_am request of %zu bytes while %s exceeds the channel buffer", len, context);
+	}
+	if (len > 0)
+		memcpy(ledger_am::ChannelSlotData(slot), data, len);
 	slot->table = table;
 	slot->arg1 = arg1;
 	slot->arg2 = arg2;
 	slot->flags = 0;
-	slot->data_len = 0;
+	slot->data_len = (uint32) len;
 	(void) ChannelCall(slot, op, context);
 	if (out1)
 		*out1 = slot->out1;

@@ -43,17 +43,10 @@ struct BackfillState
 static void
 flush_backfill(BackfillState *st)
 {
-	ledger_am::ChannelSlot *slot;
-
 	if (st->records.len == 0)
 		return;
-	slot = ChannelBegin();
-	memcpy(ledger_am::ChannelSlotData(slot), st->records.data, st->records.len);
-	slot->table = st->table;
-	slot->data_len = (uint32) st->records.len;
-	slot->flags = 0;
-	(void) ChannelCall(slot, ledger_am::kOpPutRangeKeys, "writing range keys");
-	ChannelEnd(slot);
+	ChannelDataCall(ledger_am::kOpPutRangeKeys, st->table, 0, 0, st->records.data, st->records.len,
+					NULL, NULL, "writing range keys");
 	resetStringInfo(&st->records);
 }
 

@@ -1344,22 +1344,13 @@ remove_row(Relation rel, uint64 row_id, uint64 xmin, TupleTableSlot *slot, const
 {
 	const RangeDecl *decl = RangeDeclGet(rel);
 	StringInfoData keys;
-	ledger_am::ChannelSlot *req;
 
 	initStringInfo(&keys);
 	if (decl != NULL)
 		RangeKeysForSlot(decl, slot, &keys, true);
-	req = ChannelBegin();
-	if ((Size) keys.len > ledger_channel->buffer_size)
-		keys.len = 0;			/* cannot be: the row's insert sent the same blob */
-	memcpy(ledger_am::ChannelSlotData(req), keys.data, keys.len);
-	req->table = LedgerTableId(rel);
-	req->arg1 = row_id;
-	req->arg2 = xmin;
-	req->flags = 0;
-	req->data_len = (uint32) keys.len;
-	(void) ChannelCall(req, ledger_am::kOpDeleteRow, context);
-	ChannelEnd(req);
+	/* The row's insert sent the same blob: it fits the channel buffer. */
+	ChannelDataCall(ledger_am::kOpDeleteRow, LedgerTableId(rel), row_id, xmin, keys.data, keys.len,
+					NULL, NULL, context);
 	pfree(keys.data);
 }
 

@@ -2351,6 +2351,23 @@ EngineSetNextRowId(const TableId &t, uint64_t next_row_id) noexcept
 	}
 }
 
+/* CountKeys adds the number of keys of cf under prefix to *count. A full
+ * count must not evict the working set from the block cache. */
+rocksdb::Status
+CountKeys(rocksdb::ColumnFamilyHandle *cf, const std::string &prefix, uint64_t *count)
+{
+	std::string upper = PrefixSuccessor(prefix);
+	rocksdb::Slice lower_slice(prefix), upper_slice(upper);
+	rocksdb::ReadOptions ro;
+	ro.iterate_lower_bound = &lower_slice;
+	ro.iterate_upper_bound = &upper_slice;
+	ro.fill_cache = false;
+	std::unique_ptr<rocksdb::Iterator> it(g_db->NewIterator(ro, cf));
+	for (it->Seek(lower_slice); it->Valid(); it->Next())
+		(*count)++;
+	return it->status();
+}
+
 /* EngineRangeKeyCount counts a table's range keys in every key space. */
 EngineStatus
 EngineRangeKeyCount(const TableId &t, uint64_t *count) noexcept
@@ -2362,17 +2379,9 @@ EngineRangeKeyCount(const TableId &t, uint64_t *count) noexcept
 			return NotOpen();
 		for (uint8_t space : kRangeSpaces)
 		{
-			std::string lower = SpacePrefix(space, t);
-			std::string upper = PrefixSuccessor(lower);
-			rocksdb::Slice upper_slice(upper);
-			rocksdb::ReadOptions ro;
-			ro.iterate_upper_bound = &upper_slice;
-			ro.fill_cache = false;
-			std::unique_ptr<rocksdb::Iterator> it(g_db->NewIterator(ro, CfOf(space)));
-			for (it->Seek(lower); it->Valid(); it->Next())
-				(*count)++;
-			if (!it->status().ok())
-				return FromRocks(it->status());
+			rocksdb::Status s = CountKeys(CfOf(space), SpacePrefix(space, t), count);
+			if (!s.ok())
+				return FromRocks(s);
 		}
 		return OkStatus();
 	}
@@ -2416,18 +2425,10 @@ EngineTableStats(const TableId &t, uint64_t *bytes, uint64_t *rows) noexcept
 			size += part;
 		}
 
-		rocksdb::Slice lower_slice(lower), upper_slice(upper);
-		rocksdb::ReadOptions ro;
-		ro.iterate_lower_bound = &lower_slice;
-		ro.iterate_upper_bound = &upper_slice;
-		/* A full count must not evict the working set from the block cache. */
-		ro.fill_cache = false;
-		std::unique_ptr<rocksdb::Iterator> it(g_db->NewIterator(ro, RowsCf()));
 		uint64_t n = 0;
-		for (it->Seek(lower_slice); it->Valid(); it->Next())
-			n++;
-		if (!it->status().ok())
-			return FromRocks(it->status());
+		rocksdb::Status counted = CountKeys(RowsCf(), lower, &n);
+		if (!counted.ok())
+			return FromRocks(counted);
 		*bytes = size;
 		*rows = n;
 		return OkStatus();
