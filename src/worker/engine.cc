@@ -362,6 +362,37 @@ TableUpperBound(const TableId &t, uint64_t to)
 	return RowKey(t, to);
 }
 
+/* BoundedIterator is an iterator together with the bounds it reads through
+ * (RocksDB keeps pointers to them: they must live as long as it does). */
+struct BoundedIterator
+{
+	std::string lower;
+	std::string upper;
+	rocksdb::Slice lower_slice;
+	rocksdb::Slice upper_slice;
+	std::unique_ptr<rocksdb::Iterator> it;
+};
+
+/* OpenBoundedIterator opens an iterator over the keys of `cf` in [lower,
+ * upper); without fill_cache, the blocks it reads stay out of the block
+ * cache (whole-table walks must not evict the working set). */
+std::unique_ptr<BoundedIterator>
+OpenBoundedIterator(rocksdb::ColumnFamilyHandle *cf, std::string lower, std::string upper,
+					bool fill_cache = true)
+{
+	std::unique_ptr<BoundedIterator> b(new BoundedIterator);
+	b->lower = std::move(lower);
+	b->upper = std::move(upper);
+	b->lower_slice = rocksdb::Slice(b->lower);
+	b->upper_slice = rocksdb::Slice(b->upper);
+	rocksdb::ReadOptions ro;
+	ro.iterate_lower_bound = &b->lower_slice;
+	ro.iterate_upper_bound = &b->upper_slice;
+	ro.fill_cache = fill_cache;
+	b->it.reset(g_db->NewIterator(ro, cf));
+	return b;
+}
+
 /* LoadTableState returns t's counter, deriving it from storage on first use. */
 EngineStatus
 LoadTableState(const TableId &t, TableState **out)
@@ -377,13 +408,8 @@ LoadTableState(const TableId &t, TableState **out)
 	 * (SeekToLast honours the upper bound); both bounds keep Prev from
 	 * wandering into a neighbour table. */
 	std::string prefix = TablePrefix(t);
-	std::string upper = PrefixSuccessor(prefix);
-	rocksdb::Slice lower_slice(prefix), upper_slice(upper);
-	rocksdb::ReadOptions ro;
-	ro.iterate_lower_bound = &lower_slice;
-	ro.iterate_upper_bound = &upper_slice;
-	ro.fill_cache = false;
-	std::unique_ptr<rocksdb::Iterator> it(g_db->NewIterator(ro, RowsCf()));
+	std::unique_ptr<BoundedIterator> b = OpenBoundedIterator(RowsCf(), prefix, PrefixSuccessor(prefix), false);
+	rocksdb::Iterator *it = b->it.get();
 	it->SeekToLast();
 	uint64_t next = 0;
 	if (it->Valid() && HasTablePrefix(it->key(), prefix))
@@ -396,7 +422,7 @@ LoadTableState(const TableId &t, TableState **out)
 	}
 	if (!it->status().ok())
 		return FromRocks(it->status());
-	it.reset();
+	b.reset();
 
 	/* The reservation covers ids handed out whose rows never reached disk. */
 	std::string value;
@@ -1766,33 +1792,6 @@ EngineDropRangeKeys(const TableId &t, RangeDrop which, uint32_t declaration) noe
 	}
 }
 
-/* BoundedIterator is an iterator together with the bounds it reads through
- * (RocksDB keeps pointers to them: they must live as long as it does). */
-struct BoundedIterator
-{
-	std::string lower;
-	std::string upper;
-	rocksdb::Slice lower_slice;
-	rocksdb::Slice upper_slice;
-	std::unique_ptr<rocksdb::Iterator> it;
-};
-
-/* OpenBoundedIterator opens an iterator over the keys of `cf` in [lower, upper). */
-std::unique_ptr<BoundedIterator>
-OpenBoundedIterator(rocksdb::ColumnFamilyHandle *cf, std::string lower, std::string upper)
-{
-	std::unique_ptr<BoundedIterator> b(new BoundedIterator);
-	b->lower = std::move(lower);
-	b->upper = std::move(upper);
-	b->lower_slice = rocksdb::Slice(b->lower);
-	b->upper_slice = rocksdb::Slice(b->upper);
-	rocksdb::ReadOptions ro;
-	ro.iterate_lower_bound = &b->lower_slice;
-	ro.iterate_upper_bound = &b->upper_slice;
-	b->it.reset(g_db->NewIterator(ro, cf));
-	return b;
-}
-
 /* OpenRangeIterator opens an iterator over the range keys under `prefix`
  * (<space><table>) whose suffixes lie in [lo, hi); an empty hi means "to the
  * end of the prefix". */
@@ -2356,16 +2355,10 @@ EngineSetNextRowId(const TableId &t, uint64_t next_row_id) noexcept
 rocksdb::Status
 CountKeys(rocksdb::ColumnFamilyHandle *cf, const std::string &prefix, uint64_t *count)
 {
-	std::string upper = PrefixSuccessor(prefix);
-	rocksdb::Slice lower_slice(prefix), upper_slice(upper);
-	rocksdb::ReadOptions ro;
-	ro.iterate_lower_bound = &lower_slice;
-	ro.iterate_upper_bound = &upper_slice;
-	ro.fill_cache = false;
-	std::unique_ptr<rocksdb::Iterator> it(g_db->NewIterator(ro, cf));
-	for (it->Seek(lower_slice); it->Valid(); it->Next())
+	std::unique_ptr<BoundedIterator> b = OpenBoundedIterator(cf, prefix, PrefixSuccessor(prefix), false);
+	for (b->it->Seek(b->lower_slice); b->it->Valid(); b->it->Next())
 		(*count)++;
-	return it->status();
+	return b->it->status();
 }
 
 /* EngineRangeKeyCount counts a table's range keys in every key space. */
