@@ -296,9 +296,50 @@ EXPLAIN (COSTS OFF) SELECT * FROM rs_events WHERE debit_account IN (1, 2) ORDER 
 SELECT rs_check('SELECT event_id FROM rs_events WHERE debit_account IN (1, 2) ORDER BY event_id');
 SELECT rs_check('SELECT ts FROM rs_events WHERE credit_account IN (3, NULL, 3, 4) ORDER BY ts DESC LIMIT 9');
 SELECT rs_check('SELECT event_id FROM rs_events WHERE debit_account IN (5) OR credit_account IN (6, 7) ORDER BY ts, event_id');
--- not served: more than 8 values, an arm that is not an account equality,
--- no bound
+-- a list of accounts: more than 8 values, or an array known only at run
+-- time, is read one account after another, in no time order (a Sort above
+-- for ORDER BY); a row under several of them comes once
 EXPLAIN (COSTS OFF) SELECT * FROM rs_events WHERE debit_account IN (1, 2, 3, 4, 5, 6, 7, 8, 9);
+EXPLAIN (COSTS OFF) SELECT * FROM rs_events
+ WHERE debit_account = ANY ('{1, 2, 3, 4, 5, 6, 7, 8, 9}') OR credit_account IN (9, 10) ORDER BY ts DESC LIMIT 5;
+SELECT rs_check('SELECT event_id FROM rs_events WHERE debit_account IN (1, 2, 3, 4, 5, 6, 7, 8, 9) ORDER BY event_id');
+SELECT rs_check('SELECT ts, event_id FROM rs_events WHERE debit_account = ANY (''{9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 10, 11, 3, NULL}'')
+  OR credit_account = ANY (''{9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 10, 11}'') ORDER BY ts DESC, event_id LIMIT 40');
+SELECT rs_check('SELECT count(*), sum(amount) FROM rs_events WHERE (debit_account IN (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+  OR credit_account = 42) AND ts >= ''2024-01-10 00:00:00+00'' AND ts < ''2024-02-10 00:00:00+00''');
+-- events with both accounts in the list (they have a key under each)
+SELECT count(*) AS both_listed, count(*) = count(DISTINCT event_id) AS once FROM rs_events
+ WHERE debit_account IN (1, 2, 3, 4, 5, 6, 7, 8, 9) AND credit_account IN (1, 2, 3, 4, 5, 6, 7, 8, 9);
+SELECT count(*), count(DISTINCT event_id) FROM rs_events
+ WHERE debit_account IN (1, 2, 3, 4, 5, 6, 7, 8, 9) OR credit_account IN (1, 2, 3, 4, 5, 6, 7, 8, 9);
+SELECT rs_check('SELECT event_id FROM rs_events WHERE debit_account IN (1, 2, 3, 4, 5, 6, 7, 8, 9)
+  OR credit_account IN (1, 2, 3, 4, 5, 6, 7, 8, 9) ORDER BY event_id');
+-- an array parameter (generic plan), and IN ($1, $2): its few elements merged
+SET plan_cache_mode = force_generic_plan;
+PREPARE rs_list(bigint[]) AS
+  SELECT count(*), sum(amount), min(ts), max(ts) FROM rs_events WHERE debit_account = ANY ($1) OR credit_account = ANY ($1);
+EXPLAIN (COSTS OFF) EXECUTE rs_list('{1, 2}');
+EXECUTE rs_list('{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}');
+EXECUTE rs_list('{42}');
+EXECUTE rs_list('{42, 42, NULL}');
+EXECUTE rs_list('{}');
+EXECUTE rs_list(NULL);
+PREPARE rs_pair(bigint, bigint) AS SELECT ts, amount FROM rs_events WHERE debit_account IN ($1, $2) ORDER BY ts DESC LIMIT 3;
+EXPLAIN (COSTS OFF) EXECUTE rs_pair(1, 2);
+EXECUTE rs_pair(1, 2);
+SET ledger_am.enable_range_scan = off;
+EXECUTE rs_list('{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}');
+EXECUTE rs_list('{42}');
+EXECUTE rs_pair(1, 2);
+RESET ledger_am.enable_range_scan;
+DEALLOCATE rs_list;
+DEALLOCATE rs_pair;
+RESET plan_cache_mode;
+-- an array from the outer side of a join, rescanned for each outer row
+SELECT rs_check('SELECT u.n, x.c, x.s FROM (VALUES (1, ''{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}''::bigint[]), (2, ''{}''), (3, NULL),
+  (4, ''{42, 43, 42}'')) u(n, a) CROSS JOIN LATERAL (SELECT count(*) AS c, sum(amount) AS s FROM rs_events e
+  WHERE e.debit_account = ANY (u.a) OR e.credit_account = ANY (u.a)) x ORDER BY u.n');
+-- not served: an arm that is not an account equality, no bound
 EXPLAIN (COSTS OFF) SELECT * FROM rs_events WHERE debit_account = 42 OR amount > 9990;
 EXPLAIN (COSTS OFF) SELECT count(*) FROM rs_events;
 -- switched off

@@ -10,6 +10,7 @@
  *   WHERE (debit_account = $1 OR credit_account = $1) ...
  *   WHERE (debit_account = $1 OR credit_account = $2) ...   (merged streams)
  *   WHERE debit_account IN (1, 2, 3) ...                    (merged streams)
+ *   WHERE debit_account = ANY($1) ...   (an account after another, unordered)
  *   WHERE ts BETWEEN $1 AND $2 ...
  *   ... JOIN accounts a ON e.debit_account = a.id   (parameterized path)
  *
@@ -47,6 +48,7 @@ extern "C" {
 #include "utils/rel.h"
 #include "utils/builtins.h"
 #include "utils/ruleutils.h"
+#include "utils/selfuncs.h"
 #include "utils/snapmgr.h"
 #include "utils/typcache.h"
 }
@@ -67,6 +69,7 @@ enum RangeFlags
 	RF_HI_STRICT = 1 << 4,
 	RF_BACKWARD = 1 << 5,
 	RF_UNORDERED = 1 << 6,		/* time window read as row id runs, no order */
+	RF_ACCOUNT_LIST = 1 << 7,	/* accounts read one after another, no order */
 };
 
 /*
@@ -115,6 +118,7 @@ static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
 struct RangeBounds
 {
 	List	   *accounts;		/* account values (Exprs), distinct; NIL: none */
+	bool		account_list;	/* accounts is a list (AccountValues) */
 	RestrictInfo *account_rinfo;
 	Expr	   *lo;
 	bool		lo_strict;
@@ -268,17 +272,30 @@ account_value(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, Node *c
 }
 
 /*
- * in_list_values returns the values of `col IN (constants)` (col = ANY of a
- * constant array) on a scalar account column, NULLs left out (they match
- * nothing), as Consts of the array's element type; NIL if the clause is not
- * that, names no value or more than kMaxAccountStreams values.
+ * A list of accounts, not a few values: `col = ANY(array)` whose array is a
+ * constant of more than kMaxAccountStreams values, or an expression known
+ * only at run time (a parameter: `= ANY($1)` in a generic plan, an outer
+ * column in a join). Such a list is read one account after another, in no
+ * time order (RF_ACCOUNT_LIST).
  */
-static List *
-in_list_values(RelOptInfo *rel, const RangeDecl *decl, ScalarArrayOpExpr *saop)
+struct AccountValues
+{
+	List	   *values;			/* Exprs: account values, or arrays of them */
+	bool		list;			/* read one after another (some Expr is an array) */
+};
+
+/*
+ * in_list_values fills av from `col = ANY(array)` on a scalar account
+ * column: the array's values as Consts of its element type when it is a
+ * constant of at most kMaxAccountStreams distinct values (NULLs left out:
+ * they match nothing), else the array expression itself as a list. False
+ * if the clause is not that, or names no value.
+ */
+static bool
+in_list_values(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, ScalarArrayOpExpr *saop,
+			   bool outer_ok, AccountValues *av)
 {
 	Node	   *arr = strip_relabel((Node *) lsecond(saop->args));
-	Const	   *c;
-	ArrayType  *a;
 	Oid			rtype;
 	int16		elmlen;
 	bool		elmbyval;
@@ -288,18 +305,46 @@ in_list_values(RelOptInfo *rel, const RangeDecl *decl, ScalarArrayOpExpr *saop)
 	int			n;
 	List	   *values = NIL;
 
-	if (!saop->useOr || !IsA(arr, Const) || ((Const *) arr)->constisnull)
-		return NIL;
-	c = (Const *) arr;
+	if (!saop->useOr)
+		return false;
 	for (int i = 0; i < decl->naccounts; i++)
 	{
+		Const	   *c;
+		ArrayType  *a;
+
 		if (decl->account_is_array[i] || !is_column((Node *) linitial(saop->args), rel, decl->account_attnum[i]))
 			continue;
-		if (!account_equality(decl->account_elem_type[i], saop->opno, saop->inputcollid, &rtype))
-			return NIL;
+		if (!account_equality(decl->account_elem_type[i], saop->opno, saop->inputcollid, &rtype) ||
+			get_element_type(exprType(arr)) != rtype)
+			return false;
+		if (!IsA(arr, Const))
+		{
+			/* ARRAY[$1, $2] of a few: the elements, merged as an OR */
+			if (IsA(arr, ArrayExpr) && !((ArrayExpr *) arr)->multidims &&
+				list_length(((ArrayExpr *) arr)->elements) <= kMaxAccountStreams)
+			{
+				ListCell   *lc;
+
+				foreach(lc, ((ArrayExpr *) arr)->elements)
+				{
+					if (!usable_value(root, rel, (Node *) lfirst(lc), outer_ok))
+						return false;
+					values = list_append_unique(values, lfirst(lc));
+				}
+				av->values = values;
+				av->list = false;
+				return values != NIL;
+			}
+			if (!usable_value(root, rel, arr, outer_ok))
+				return false;
+			av->values = list_make1(arr);
+			av->list = true;
+			return true;
+		}
+		c = (Const *) arr;
+		if (c->constisnull)
+			return false;
 		a = DatumGetArrayTypeP(c->constvalue);
-		if (ARR_ELEMTYPE(a) != rtype)
-			return NIL;
 		get_typlenbyvalalign(rtype, &elmlen, &elmbyval, &elmalign);
 		deconstruct_array(a, rtype, elmlen, elmbyval, elmalign, &elems, &nulls, &n);
 		for (int j = 0; j < n; j++)
@@ -309,48 +354,63 @@ in_list_values(RelOptInfo *rel, const RangeDecl *decl, ScalarArrayOpExpr *saop)
 			values = list_append_unique(values, makeConst(rtype, -1, c->constcollid, elmlen,
 														  elems[j], false, elmbyval));
 			if (list_length(values) > kMaxAccountStreams)
-				return NIL;
+			{
+				av->values = list_make1(arr);
+				av->list = true;
+				return true;
+			}
 		}
-		return values;
+		av->values = values;
+		av->list = false;
+		return values != NIL;
 	}
-	return NIL;
+	return false;
 }
 
 /*
- * account_values returns the account values a clause restricts the row to,
- * distinct (equal() expressions once), or NIL: one for an equality,
- * several for an OR whose every arm is one (debit = X OR credit = Y: the
- * union of X's and Y's keys, each event under every account it touches, is
- * a superset of the matches), at most kMaxAccountStreams.
+ * account_values fills av with the account values a clause restricts the
+ * row to, distinct (equal() expressions once): one for an equality, several
+ * for an IN list or an OR whose every arm is one (debit = X OR credit = Y:
+ * the union of X's and Y's keys, each event under every account it touches,
+ * is a superset of the matches). More than kMaxAccountStreams values, or an
+ * array known only at run time, make a list (AccountValues). False if the
+ * clause restricts no account.
  */
-static List *
-account_values(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, Node *clause, bool outer_ok)
+static bool
+account_values(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, Node *clause, bool outer_ok,
+			   AccountValues *av)
 {
 	Expr	   *one;
-	List	   *values = NIL;
 	ListCell   *lc;
 
+	av->values = NIL;
+	av->list = false;
 	if (IsA(clause, RestrictInfo))
 		clause = (Node *) ((RestrictInfo *) clause)->clause;
 	if (IsA(clause, ScalarArrayOpExpr) &&
-		(values = in_list_values(rel, decl, (ScalarArrayOpExpr *) clause)) != NIL)
-		return values;
+		in_list_values(root, rel, decl, (ScalarArrayOpExpr *) clause, outer_ok, av))
+		return true;
 	if (!is_orclause(clause))
 	{
 		one = account_value(root, rel, decl, clause, outer_ok);
-		return one ? list_make1(one) : NIL;
+		av->values = one ? list_make1(one) : NIL;
+		return one != NULL;
 	}
 	foreach(lc, ((BoolExpr *) clause)->args)
 	{
-		List	   *arm = account_values(root, rel, decl, (Node *) lfirst(lc), outer_ok);
+		AccountValues arm;
 
-		if (arm == NIL)
-			return NIL;
-		values = list_concat_unique(values, arm);
-		if (list_length(values) > kMaxAccountStreams)
-			return NIL;
+		if (!account_values(root, rel, decl, (Node *) lfirst(lc), outer_ok, &arm))
+		{
+			av->values = NIL;
+			return false;
+		}
+		av->values = list_concat_unique(av->values, arm.values);
+		av->list = av->list || arm.list;
 	}
-	return values;
+	if (list_length(av->values) > kMaxAccountStreams)
+		av->list = true;
+	return true;
 }
 
 /* match_time records a time bound from clause, if it is one. */
@@ -439,7 +499,25 @@ ts_pathkeys(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, bool back
 									rel->reloptkind == RELOPT_BASEREL);
 }
 
-/* add_range_path adds one forward and one backward path for the bounds. */
+/* account_count estimates how many accounts a path's values name (an
+ * array's length as the planner guesses it). */
+static int
+account_count(List *values)
+{
+	ListCell   *lc;
+	int			n = 0;
+
+	foreach(lc, values)
+	{
+		Node	   *v = (Node *) lfirst(lc);
+
+		n += OidIsValid(get_element_type(exprType(v))) ? estimate_array_length(v) : 1;
+	}
+	return Max(n, 1);
+}
+
+/* add_range_path adds one forward and one backward path for the bounds (one
+ * unordered path for a list of accounts). */
 static void
 add_range_paths(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, const RangeBounds *b,
 				Relids required_outer)
@@ -469,14 +547,15 @@ add_range_paths(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, const
 	}
 	cost_qual_eval(&qcost, quals, root);
 
-	/* Forward, backward, and for time windows an unordered sweep. */
-	for (int dir = 0; dir < (b->accounts == NIL && (b->lo || b->hi) ? 3 : 2); dir++)
+	/* Forward, backward, and for time windows an unordered sweep; a list
+	 * of accounts in no order. */
+	for (int dir = 0; dir < (b->account_list ? 1 : b->accounts == NIL && (b->lo || b->hi) ? 3 : 2); dir++)
 	{
 		CustomPath *cp = makeNode(CustomPath);
 		int			flags = (dir == 1 ? RF_BACKWARD : dir == 2 ? RF_UNORDERED : 0);
 
 		if (b->accounts)
-			flags |= RF_ACCOUNT;
+			flags |= RF_ACCOUNT | (b->account_list ? RF_ACCOUNT_LIST : 0);
 		if (b->lo)
 			flags |= RF_LO | (b->lo_strict ? RF_LO_STRICT : 0);
 		if (b->hi)
@@ -491,11 +570,11 @@ add_range_paths(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, const
 		cp->path.parallel_workers = 0;
 		cp->path.rows = rows;
 		/* A request per account stream to start */
-		cp->path.startup_cost = kRangeStartupCost * Max(list_length(b->accounts), 1) + qcost.startup;
+		cp->path.startup_cost = kRangeStartupCost * account_count(b->accounts) + qcost.startup;
 		cp->path.total_cost = cp->path.startup_cost +
 			fetched * (cpu_tuple_cost + (dir == 2 ? kSweepRowCost : b->accounts ? kRangeRowCost : kTimeRowCost) +
 					   qcost.per_tuple);
-		cp->path.pathkeys = dir == 2 ? NIL : ts_pathkeys(root, rel, decl, dir == 1);
+		cp->path.pathkeys = dir == 2 || b->account_list ? NIL : ts_pathkeys(root, rel, decl, dir == 1);
 		cp->flags = 0;
 		cp->custom_paths = NIL;
 		cp->custom_private = list_make4(b->accounts, b->lo, b->hi, makeInteger(flags));
@@ -546,12 +625,13 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *dec
 		RestrictInfo *rinfo = (RestrictInfo *) lfirst(lc);
 		RangeBounds b = *time_bounds;
 		Relids		required_outer;
+		AccountValues av;
 
-		if (rinfo->pseudoconstant)
+		if (rinfo->pseudoconstant ||
+			!account_values(root, rel, decl, (Node *) rinfo->clause, true, &av))
 			continue;
-		b.accounts = account_values(root, rel, decl, (Node *) rinfo->clause, true);
-		if (b.accounts == NIL)
-			continue;
+		b.accounts = av.values;
+		b.account_list = av.list;
 		required_outer = bms_difference(rinfo->clause_relids, rel->relids);
 		if (bms_is_empty(required_outer) || bms_overlap(required_outer, rel->lateral_referencers))
 			continue;
@@ -602,9 +682,12 @@ ledger_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblE
 			continue;
 		if (b.accounts == NIL)
 		{
-			b.accounts = account_values(root, rel, &decl, (Node *) rinfo->clause, false);
-			if (b.accounts)
+			AccountValues av;
+
+			if (account_values(root, rel, &decl, (Node *) rinfo->clause, false, &av))
 			{
+				b.accounts = av.values;
+				b.account_list = av.list;
 				b.account_rinfo = rinfo;
 				continue;
 			}
@@ -630,6 +713,7 @@ ledger_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblE
 		RangeBounds time_only = b;
 
 		time_only.accounts = NIL;
+		time_only.account_list = false;
 		time_only.account_rinfo = NULL;
 		add_parameterized_paths(root, rel, &decl, &time_only);
 	}
@@ -763,6 +847,14 @@ struct RangeScanState
 	StringInfoData prefix;
 	StringInfoData lo_time;
 	StringInfoData hi_time;
+	/* RF_ACCOUNT_LIST: the accounts' key prefixes, sorted and distinct, read
+	 * one after another by streams[0]; list_pos is the one being read */
+	MemoryContext list_cxt;
+	char	  **list_key;
+	int		   *list_len;
+	int			list_n;
+	int			list_pos;
+	StringInfoData probe;		/* a row's account key prefix (list_seen) */
 };
 
 static void begin_range_scan(CustomScanState *node, EState *estate, int eflags);
@@ -841,6 +933,12 @@ begin_range_scan(CustomScanState *node, EState *estate, int eflags)
 	initStringInfo(&rs->prefix);
 	initStringInfo(&rs->lo_time);
 	initStringInfo(&rs->hi_time);
+	if (rs->flags & RF_ACCOUNT_LIST)
+	{
+		rs->list_cxt = AllocSetContextCreate(CurrentMemoryContext, "ledger_am account list",
+											 ALLOCSET_SMALL_SIZES);
+		initStringInfo(&rs->probe);
+	}
 	for (int i = 0; i < nstreams; i++)
 	{
 		RangeStream *st = &rs->streams[i];
@@ -918,9 +1016,192 @@ start_stream(RangeScanState *rs, RangeStream *st, const StringInfoData *prefix,
 	st->advance = true;
 }
 
+/* list_key_cmp orders key prefixes bytewise, as RocksDB does. */
+static int
+list_key_cmp(const void *a, const void *b, void *arg)
+{
+	RangeScanState *rs = (RangeScanState *) arg;
+	int			i = *(const int *) a;
+	int			j = *(const int *) b;
+	int			c = memcmp(rs->list_key[i], rs->list_key[j], Min(rs->list_len[i], rs->list_len[j]));
+
+	return c != 0 ? c : (rs->list_len[i] > rs->list_len[j]) - (rs->list_len[i] < rs->list_len[j]);
+}
+
+/* list_add appends the key prefix of one account value to the list (not if
+ * NULL, or too long to be a key: such values match nothing). */
+static void
+list_add(RangeScanState *rs, Oid type, Datum value, bool isnull, int *cap)
+{
+	StringInfoData key;
+
+	if (isnull)
+		return;
+	initStringInfo(&key);
+	RangeAppendDeclaration(&rs->decl, &key);
+	if (!RangeEncodeAccount(&rs->decl, type, value, &key, true))
+		return;
+	if (rs->list_n == *cap)
+	{
+		*cap *= 2;
+		rs->list_key = (char **) repalloc(rs->list_key, sizeof(char *) * *cap);
+		rs->list_len = (int *) repalloc(rs->list_len, sizeof(int) * *cap);
+	}
+	rs->list_key[rs->list_n] = key.data;
+	rs->list_len[rs->list_n] = key.len;
+	rs->list_n++;
+}
+
+/* start_list evaluates a list of accounts (scalars and arrays of them) into
+ * rs->list_key, sorted, each once. */
+static void
+start_list(RangeScanState *rs)
+{
+	ExprContext *econtext = rs->css.ss.ps.ps_ExprContext;
+	MemoryContext old;
+	int			cap = 16;
+	int		   *order;
+	char	  **keys;
+	int		   *lens;
+	int			n = 0;
+
+	MemoryContextReset(rs->list_cxt);
+	old = MemoryContextSwitchTo(rs->list_cxt);
+	rs->list_n = 0;
+	rs->list_pos = 0;
+	rs->list_key = (char **) palloc(sizeof(char *) * cap);
+	rs->list_len = (int *) palloc(sizeof(int) * cap);
+	for (int i = 0; i < rs->naccounts; i++)
+	{
+		Oid			type = exprType((Node *) rs->accounts[i]->expr);
+		Oid			elem = get_element_type(type);
+		bool		isnull;
+		Datum		v;
+
+		MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+		v = ExecEvalExpr(rs->accounts[i], econtext, &isnull);
+		MemoryContextSwitchTo(rs->list_cxt);
+		if (isnull || !OidIsValid(elem))
+		{
+			list_add(rs, type, v, isnull, &cap);
+			continue;
+		}
+		{
+			ArrayType  *a = DatumGetArrayTypeP(v);
+			int16		elmlen;
+			bool		elmbyval;
+			char		elmalign;
+			Datum	   *elems;
+			bool	   *nulls;
+			int			nelems;
+
+			get_typlenbyvalalign(elem, &elmlen, &elmbyval, &elmalign);
+			deconstruct_array(a, elem, elmlen, elmbyval, elmalign, &elems, &nulls, &nelems);
+			for (int j = 0; j < nelems; j++)
+				list_add(rs, elem, elems[j], nulls[j], &cap);
+		}
+	}
+	/* sorted, duplicates dropped */
+	order = (int *) palloc(sizeof(int) * Max(rs->list_n, 1));
+	for (int i = 0; i < rs->list_n; i++)
+		order[i] = i;
+	qsort_arg(order, rs->list_n, sizeof(int), list_key_cmp, rs);
+	keys = (char **) palloc(sizeof(char *) * Max(rs->list_n, 1));
+	lens = (int *) palloc(sizeof(int) * Max(rs->list_n, 1));
+	for (int i = 0; i < rs->list_n; i++)
+	{
+		if (n > 0 && list_key_cmp(&order[i], &order[i - 1], rs) == 0)
+			continue;
+		keys[n] = rs->list_key[order[i]];
+		lens[n] = rs->list_len[order[i]];
+		n++;
+	}
+	rs->list_key = keys;
+	rs->list_len = lens;
+	rs->list_n = n;
+	MemoryContextSwitchTo(old);
+}
+
+/* start_list_stream starts streams[0] on the list's account list_pos. */
+static void
+start_list_stream(RangeScanState *rs)
+{
+	StringInfoData prefix;
+
+	prefix.data = rs->list_key[rs->list_pos];
+	prefix.len = rs->list_len[rs->list_pos];
+	prefix.maxlen = prefix.len + 1;
+	prefix.cursor = 0;
+	start_stream(rs, &rs->streams[0], &prefix, &rs->lo_time, &rs->hi_time);
+}
+
+/*
+ * list_seen tells whether the row in slot was returned already: whether it
+ * touches an account of the list read before the current one (each event
+ * has a key under every account it touches, and every stream reads the same
+ * time window, so that account's stream returned it). Runs in the
+ * per-tuple memory.
+ */
+static bool
+list_seen(RangeScanState *rs, TupleTableSlot *slot)
+{
+	const RangeDecl *decl = &rs->decl;
+
+	if (rs->list_pos == 0)
+		return false;
+	for (int i = 0; i < decl->naccounts; i++)
+	{
+		bool		isnull;
+		Datum		v = slot_getattr(slot, decl->account_attnum[i], &isnull);
+		Datum	   *elems = &v;
+		bool	   *nulls = &isnull;
+		int			n = 1;
+
+		if (!isnull && decl->account_is_array[i])
+		{
+			int16		elmlen;
+			bool		elmbyval;
+			char		elmalign;
+
+			get_typlenbyvalalign(decl->account_elem_type[i], &elmlen, &elmbyval, &elmalign);
+			deconstruct_array(DatumGetArrayTypeP(v), decl->account_elem_type[i], elmlen, elmbyval,
+							  elmalign, &elems, &nulls, &n);
+		}
+		for (int j = 0; j < n; j++)
+		{
+			int			lo = 0;
+			int			hi = rs->list_pos;	/* the accounts read before */
+
+			if (nulls[j])
+				continue;
+			resetStringInfo(&rs->probe);
+			RangeAppendDeclaration(decl, &rs->probe);
+			if (!RangeEncodeAccount(decl, decl->account_elem_type[i], elems[j], &rs->probe, true))
+				continue;
+			while (lo < hi)
+			{
+				int			mid = (lo + hi) / 2;
+				int			c = memcmp(rs->list_key[mid], rs->probe.data,
+									   Min(rs->list_len[mid], rs->probe.len));
+
+				if (c == 0)
+					c = (rs->list_len[mid] > rs->probe.len) - (rs->list_len[mid] < rs->probe.len);
+				if (c == 0)
+					return true;
+				if (c < 0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+		}
+	}
+	return false;
+}
+
 /* start_streams evaluates the bounds and starts one stream per distinct
- * account value (one stream without accounts); sets rs->nstreams, 0 if the
- * range is empty (a NULL bound, no account value that can match). */
+ * account value (one stream without accounts, and for a list of accounts
+ * one for its first); sets rs->nstreams, 0 if the range is empty (a NULL
+ * bound, no account value that can match). */
 static void
 start_streams(RangeScanState *rs)
 {
@@ -954,6 +1235,16 @@ start_streams(RangeScanState *rs)
 		RangeAppendDeclaration(&rs->decl, prefix);
 		start_stream(rs, &rs->streams[0], prefix, lo_time, hi_time);
 		rs->nstreams = 1;
+		return;
+	}
+	if (rs->flags & RF_ACCOUNT_LIST)
+	{
+		start_list(rs);
+		if (rs->list_n > 0)
+		{
+			start_list_stream(rs);
+			rs->nstreams = 1;
+		}
 		return;
 	}
 	for (int i = 0; i < rs->naccounts; i++)
@@ -1295,6 +1586,35 @@ range_next(ScanState *ss)
 		if (read_ahead_wanted(rs))
 			rs->streams[0].batch_rows = kReadAheadFirstRows;
 	}
+	if (rs->flags & RF_ACCOUNT_LIST)
+	{
+		/* One account after another; a row under several of them is
+		 * returned under the first. */
+		while (rs->nstreams == 1)
+		{
+			MemoryContext old;
+			bool		seen;
+
+			if (!stream_next(rs, &rs->streams[0], snapshot, &row_id, &value, &len))
+			{
+				if (++rs->list_pos >= rs->list_n)
+					break;
+				start_list_stream(rs);
+				continue;
+			}
+			RowStoreInSlot(slot, rel, row_id, value, len);
+			old = MemoryContextSwitchTo(rs->css.ss.ps.ps_ExprContext->ecxt_per_tuple_memory);
+			seen = list_seen(rs, slot);
+			MemoryContextSwitchTo(old);
+			if (!seen)
+			{
+				pgstat_count_heap_fetch(rel);
+				return slot;
+			}
+			ExecClearTuple(slot);
+		}
+		return slot;			/* end of the list (or an empty one) */
+	}
 	if (rs->nstreams == 1)
 	{
 		if (!stream_next(rs, &rs->streams[0], snapshot, &row_id, &value, &len))
@@ -1386,7 +1706,10 @@ explain_range_scan(CustomScanState *node, List *ancestors, ExplainState *es)
 		return;
 	ts_name = get_attname(RelationGetRelid(rel), decl->ts_attnum, false);
 	initStringInfo(&cond);
-	if ((rs->flags & RF_ACCOUNT) && list_length(cscan->custom_exprs) == 3)
+	if ((rs->flags & RF_ACCOUNT_LIST) && list_length(cscan->custom_exprs) == 3)
+		appendStringInfo(&cond, "account = ANY (%s)",
+						 deparse_expression((Node *) lthird(cscan->custom_exprs), context, true, false));
+	else if ((rs->flags & RF_ACCOUNT) && list_length(cscan->custom_exprs) == 3)
 		appendStringInfo(&cond, "account = %s",
 						 deparse_expression((Node *) lthird(cscan->custom_exprs), context, true, false));
 	else if (rs->flags & RF_ACCOUNT)
@@ -1411,6 +1734,7 @@ explain_range_scan(CustomScanState *node, List *ancestors, ExplainState *es)
 	ExplainPropertyText("Range", cond.len ? cond.data : "all", es);
 	ExplainPropertyText("Keys", (rs->flags & RF_ACCOUNT) ? "account, time" : "time", es);
 	ExplainPropertyText("Direction", (rs->flags & RF_UNORDERED) ? "unordered (row id runs)"
+						: (rs->flags & RF_ACCOUNT_LIST) ? "unordered (one account after another)"
 						: (rs->flags & RF_BACKWARD) ? "backward" : "forward", es);
 }
 

@@ -30,7 +30,8 @@
 #       too and must answer as on ha (and use LedgerRangeScan where la must).
 # Then RANGE_QUERIES random queries (default 200) of the forms LedgerRangeScan
 # serves: account = X, X = ANY(array), (acct1 = X OR acct2 = X), (acct1 = X OR
-# acct2 = Y [OR ...]), acct IN (X, Y) (merged streams), time bounds
+# acct2 = Y [OR ...]), acct IN (X, Y) (merged streams), lists of 9-14
+# accounts and array parameters (read account by account), time bounds
 # (>=, >, <, <=, =, BETWEEN, reversed operands), ORDER BY time [DESC] with and
 # without a tie-breaker, LIMIT, aggregates, LATERAL and plain joins by account
 # (parameterized nested loops), correlated subqueries, generic plans of

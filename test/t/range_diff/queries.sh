@@ -298,14 +298,16 @@ order_limit() {
 A_FULL=("*" "event_id, ts, debit_account, credit_account, amount" "event_id, ts, amount, payload")
 B_FULL=("*" "id, src, dst, seq" "id, tags, seq, v")
 
-# acct_clause_a MODE: sets C to an account clause of pair A (MODE eq or or).
+# acct_clause_a MODE: sets C to an account clause of pair A (MODE eq or or);
+# ALIST=1 when it is a list of accounts (more than 8, read one after another).
 acct_clause_a() {
+  ALIST=0
   acct_lit
   if [[ $1 == eq ]]; then
     rnd 2; if (( R )); then C="debit_account = $L"; else C="credit_account = $L"; fi
     rnd 6; (( R == 0 )) && C="$L = ${C%% =*}"
   else
-    rnd 6
+    rnd 8
     local l1=$L n1=$LNULL
     case $R in
       0) C="(debit_account = $L OR credit_account = $L)" ;;
@@ -320,6 +322,12 @@ acct_clause_a() {
       5) # an IN list on one account column
          acct_lit; C="debit_account IN ($l1, $L)"
          (( LNULL = LNULL || n1 )) ;;
+      6) # a list of accounts: more than 8 values
+         rnd 6; acct_array $(( R + 9 )); C="debit_account = ANY ($L)"; LNULL=0; ALIST=1 ;;
+      7) # both columns, a NULL in the array, and an equality besides
+         rnd 4; acct_array $(( R + 9 )); local arr="${L%]::bigint[]}, NULL]::bigint[]"
+         C="(credit_account = ANY ($arr) OR debit_account = ANY ($arr) OR credit_account = $l1)"
+         LNULL=0; ALIST=1 ;;
     esac
   fi
 }
@@ -330,7 +338,10 @@ form_acct() {      # acct_eq / acct_or
   rnd 2; if (( R )); then time_bounds ts ts; else B=""; BNULL=0; fi
   rnd ${#A_FULL[@]}; order_limit ts event_id "${A_FULL[$R]}"
   QT="SELECT $SEL FROM {T} WHERE $C$B$OL"
-  QMUST=$(( !null && !BNULL ))
+  # a list is served when it costs less than the alternatives, and unordered
+  QMUST=$(( !null && !BNULL && !ALIST ))
+  (( ALIST )) && QNOSORT=0
+  return 0
 }
 
 form_time_window() {
@@ -402,8 +413,14 @@ form_generic() {
   rnd 2000; ts_lit $(( R * STEP_MIN * SLOTS / 2000 - 600 )); lo=$L
   rnd 8; ts_lit $(( (R + 1) * R * STEP_MIN * SLOTS / 60 )); hi="$L"
   rnd 4; n=$(( R == 0 ? 1 : R * 25 ))
-  rnd 14
+  rnd 16
   case $R in
+    14|15)
+      # an array of accounts as one parameter: a list, whatever its length
+      rnd 3; acct_array $(( R * 6 + 1 ))
+      QTYPES="bigint[], timestamptz"
+      QT="SELECT ts, event_id, amount FROM {T} WHERE (debit_account = ANY (\$1) OR credit_account = ANY (\$1)) AND ts >= \$2 ORDER BY ts DESC, event_id DESC"
+      QARGS="$L, $lo"; QK="x::text"; QNOSORT=0 ;;
     12|13)
       # each account bound on its own, as pgbench binds :a twice
       local acct2=$acct
