@@ -314,6 +314,16 @@ SELECT count(*), count(DISTINCT event_id) FROM rs_events
  WHERE debit_account IN (1, 2, 3, 4, 5, 6, 7, 8, 9) OR credit_account IN (1, 2, 3, 4, 5, 6, 7, 8, 9);
 SELECT rs_check('SELECT event_id FROM rs_events WHERE debit_account IN (1, 2, 3, 4, 5, 6, 7, 8, 9)
   OR credit_account IN (1, 2, 3, 4, 5, 6, 7, 8, 9) ORDER BY event_id');
+-- a long list in a narrow time window reads the window; a list and one
+-- account reads that account
+EXPLAIN (COSTS OFF) SELECT count(*) FROM rs_events
+ WHERE debit_account = ANY (ARRAY(SELECT generate_series(0, 50))::bigint[])
+   AND ts >= '2024-01-10 00:00:00+00' AND ts < '2024-01-10 02:00:00+00';
+SELECT rs_check('SELECT count(*), sum(amount) FROM rs_events
+  WHERE debit_account = ANY (''{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30}'')
+    AND ts >= ''2024-01-10 00:00:00+00'' AND ts < ''2024-01-10 02:00:00+00''');
+EXPLAIN (COSTS OFF) SELECT * FROM rs_events WHERE debit_account IN (1, 2, 3, 4, 5, 6, 7, 8, 9) AND credit_account = 10;
+SELECT rs_check('SELECT event_id FROM rs_events WHERE debit_account IN (1, 2, 3, 4, 5, 6, 7, 8, 9) AND credit_account = 10 ORDER BY event_id');
 -- an array parameter (generic plan), and IN ($1, $2): its few elements merged
 SET plan_cache_mode = force_generic_plan;
 PREPARE rs_list(bigint[]) AS

@@ -65,6 +65,9 @@ extern int64 RangeTimeValue(const RangeDecl *decl, Oid type, Datum value);
 extern bool RangeEncodeAccount(const RangeDecl *decl, Oid elem_type, Datum value, StringInfo out,
 							   bool for_query);
 
+/* RangeArrayElements deconstructs an array of account values of type elem
+ * (NULL elements flagged in *nulls). */
+extern void RangeArrayElements(Datum array, Oid elem, Datum **elems, bool **nulls, int *n);
 /* RangeAppendDeclaration appends the declaration number that starts every
  * key body of decl. */
 extern void RangeAppendDeclaration(const RangeDecl *decl, StringInfo out);

@@ -342,16 +342,11 @@ RangeKeysForValues(const RangeDecl *decl, const Datum *values, const bool *isnul
 			continue;
 		}
 		{
-			ArrayType  *arr = DatumGetArrayTypeP(values[i]);
-			int16		elmlen;
-			bool		elmbyval;
-			char		elmalign;
 			Datum	   *elems;
 			bool	   *nulls;
 			int			nelems;
 
-			get_typlenbyvalalign(elem, &elmlen, &elmbyval, &elmalign);
-			deconstruct_array(arr, elem, elmlen, elmbyval, elmalign, &elems, &nulls, &nelems);
+			RangeArrayElements(values[i], elem, &elems, &nulls, &nelems);
 			for (int j = 0; j < nelems; j++)
 				if (!nulls[j])
 					add_key(decl, blob, ledger_am::kAccountSpace, elem, elems[j], time, sizeof(time),
@@ -359,6 +354,17 @@ RangeKeysForValues(const RangeDecl *decl, const Datum *values, const bool *isnul
 		}
 	}
 	add_key(decl, blob, ledger_am::kTimeSpace, InvalidOid, (Datum) 0, time, sizeof(time), lenient);
+}
+
+void
+RangeArrayElements(Datum array, Oid elem, Datum **elems, bool **nulls, int *n)
+{
+	int16		elmlen;
+	bool		elmbyval;
+	char		elmalign;
+
+	get_typlenbyvalalign(elem, &elmlen, &elmbyval, &elmalign);
+	deconstruct_array(DatumGetArrayTypeP(array), elem, elmlen, elmbyval, elmalign, elems, nulls, n);
 }
 
 void

@@ -648,6 +648,7 @@ ledger_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblE
 	RangeDecl	decl;
 	const RangeDecl *found;
 	RangeBounds b;
+	RangeBounds time_only;
 	ListCell   *lc;
 
 	if (prev_set_rel_pathlist_hook)
@@ -680,11 +681,13 @@ ledger_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblE
 
 		if (rinfo->pseudoconstant)
 			continue;
-		if (b.accounts == NIL)
+		if (b.accounts == NIL || b.account_list)
 		{
 			AccountValues av;
 
-			if (account_values(root, rel, &decl, (Node *) rinfo->clause, false, &av))
+			/* one account, or a few, rather than a list */
+			if (account_values(root, rel, &decl, (Node *) rinfo->clause, false, &av) &&
+				(b.accounts == NIL || !av.list))
 			{
 				b.accounts = av.values;
 				b.account_list = av.list;
@@ -695,6 +698,10 @@ ledger_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblE
 		match_time(root, rel, &decl, rinfo, &b);
 	}
 
+	time_only = b;
+	time_only.accounts = NIL;
+	time_only.account_list = false;
+	time_only.account_rinfo = NULL;
 	if (b.accounts || b.lo || b.hi)
 		add_range_paths(root, rel, &decl, &b, NULL);
 	else if (root->query_pathkeys != NIL)
@@ -708,15 +715,11 @@ ledger_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblE
 		if ((asc && linitial(asc) == want) || (desc && linitial(desc) == want))
 			add_range_paths(root, rel, &decl, &b, NULL);
 	}
-
-	{
-		RangeBounds time_only = b;
-
-		time_only.accounts = NIL;
-		time_only.account_list = false;
-		time_only.account_rinfo = NULL;
-		add_parameterized_paths(root, rel, &decl, &time_only);
-	}
+	/* A long list of accounts may cost more than its time window read
+	 * whole (a few accounts are always cheaper through their keys). */
+	if (b.account_list && (b.lo || b.hi))
+		add_range_paths(root, rel, &decl, &time_only, NULL);
+	add_parameterized_paths(root, rel, &decl, &time_only);
 }
 
 /* ------------------------------------------------------------------------
@@ -1064,6 +1067,9 @@ start_list(RangeScanState *rs)
 	char	  **keys;
 	int		   *lens;
 	int			n = 0;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
 
 	MemoryContextReset(rs->list_cxt);
 	old = MemoryContextSwitchTo(rs->list_cxt);
@@ -1086,20 +1092,9 @@ start_list(RangeScanState *rs)
 			list_add(rs, type, v, isnull, &cap);
 			continue;
 		}
-		{
-			ArrayType  *a = DatumGetArrayTypeP(v);
-			int16		elmlen;
-			bool		elmbyval;
-			char		elmalign;
-			Datum	   *elems;
-			bool	   *nulls;
-			int			nelems;
-
-			get_typlenbyvalalign(elem, &elmlen, &elmbyval, &elmalign);
-			deconstruct_array(a, elem, elmlen, elmbyval, elmalign, &elems, &nulls, &nelems);
-			for (int j = 0; j < nelems; j++)
-				list_add(rs, elem, elems[j], nulls[j], &cap);
-		}
+		RangeArrayElements(v, elem, &elems, &nulls, &nelems);
+		for (int j = 0; j < nelems; j++)
+			list_add(rs, elem, elems[j], nulls[j], &cap);
 	}
 	/* sorted, duplicates dropped */
 	order = (int *) palloc(sizeof(int) * Max(rs->list_n, 1));
@@ -1158,15 +1153,7 @@ list_seen(RangeScanState *rs, TupleTableSlot *slot)
 		int			n = 1;
 
 		if (!isnull && decl->account_is_array[i])
-		{
-			int16		elmlen;
-			bool		elmbyval;
-			char		elmalign;
-
-			get_typlenbyvalalign(decl->account_elem_type[i], &elmlen, &elmbyval, &elmalign);
-			deconstruct_array(DatumGetArrayTypeP(v), decl->account_elem_type[i], elmlen, elmbyval,
-							  elmalign, &elems, &nulls, &n);
-		}
+			RangeArrayElements(v, decl->account_elem_type[i], &elems, &nulls, &n);
 		for (int j = 0; j < n; j++)
 		{
 			int			lo = 0;
