@@ -35,7 +35,7 @@ REGRESS = basic append_only transactions copy_dump indexes functions robustness 
 REGRESS_OPTS = --temp-instance=tmp_check --temp-config=$(srcdir)/test/ledger_am.conf \
 	--port=55432 --load-extension=ledger_am
 
-ISOLATION = visibility repeatable_read savepoint unique_race range_snapshot serializable long_scan ddl_concurrency carried_row_ids digest_settled speculative_withdrawal
+ISOLATION = visibility repeatable_read savepoint unique_race range_snapshot serializable long_scan ddl_concurrency carried_row_ids digest_settled speculative_withdrawal create_index_concurrently
 ISOLATION_OPTS = --temp-instance=tmp_check_iso --temp-config=$(srcdir)/test/ledger_am.conf \
 	--port=55433 --inputdir=test --outputdir=output_iso --load-extension=ledger_am
 

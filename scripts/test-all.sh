@@ -28,6 +28,8 @@
 #              every acknowledged event across kill -9 and codec switches, TAP)
 #   bench_pgbench test/t/016_bench_pgbench.sh (the bench harness runs pgbench on its database,
 #              without --debug, TAP)
+#   create_index_concurrently test/t/018_create_index_concurrently.sh (indexes built
+#              concurrently under an insert load hold every row, TAP)
 #   disk_full  test/t/008_disk_full.sh (ENOSPC on a small tmpfs, TAP; skips
 #              itself where mounting is not permitted)
 # Every suite runs even when an earlier one failed. regress and isolation run
@@ -73,6 +75,7 @@ T_BULK_SCAN=${T_BULK_SCAN:-180}
 T_ROW_DICTIONARY=${T_ROW_DICTIONARY:-240}
 T_ROWS_WAL=${T_ROWS_WAL:-300}
 T_BENCH_PGBENCH=${T_BENCH_PGBENCH:-120}
+T_CIC=${T_CIC:-180}
 
 TOTAL_PASSED=0
 TOTAL_FAILED=0
@@ -346,6 +349,7 @@ main() {
   suite_tap bulk_scan "$T_BULK_SCAN" 014_bulk_scan.sh "$build_ok"
   suite_tap row_dictionary "$T_ROW_DICTIONARY" 015_row_dictionary.sh "$build_ok"
   suite_tap bench_pgbench "$T_BENCH_PGBENCH" 016_bench_pgbench.sh "$build_ok"
+  suite_tap create_index_concurrently "$T_CIC" 018_create_index_concurrently.sh "$build_ok"
   suite_tap disk_full "$T_DISK_FULL" 008_disk_full.sh "$build_ok"
 
   final_line

@@ -213,8 +213,8 @@ SET enable_bitmapscan = off;
 :q5;
 RESET enable_seqscan;
 RESET enable_bitmapscan;
--- REINDEX ... CONCURRENTLY is refused up front, like CREATE INDEX
--- CONCURRENTLY, without leaving invalid "_ccnew" indexes behind.
+-- REINDEX ... CONCURRENTLY is refused up front, without leaving invalid
+-- "_ccnew" indexes behind.
 REINDEX TABLE CONCURRENTLY uq;
 SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
 WHERE i.indrelid = 'uq'::regclass ORDER BY 1;

@@ -6,7 +6,8 @@
  * would report "UPDATE 0"), so statements are checked up front: the planner
  * hook sees every target relation of every (sub)query and CTE, the
  * ExecutorStart hook catches cached plans and SPI, the utility hook handles
- * TRUNCATE, CLUSTER, VACUUM FULL and CREATE INDEX CONCURRENTLY, and the
+ * TRUNCATE, CLUSTER, VACUUM FULL, REINDEX CONCURRENTLY and range declarations
+ * made CONCURRENTLY, and the
  * table_rewrite event trigger (installed by the extension script) catches
  * ALTER TABLE forms that rewrite. The AM callbacks refuse too, as a backstop
  * (logical replication apply bypasses the executor).
@@ -431,12 +432,17 @@ check_utility(Node *parsetree)
 			{
 				IndexStmt  *is = (IndexStmt *) parsetree;
 
-				if (is->concurrent && is->relation &&
+				/* Other indexes are built concurrently like heap's (the
+				 * table AM's validate scan); a range declaration backfills
+				 * its keys in one transaction. */
+				if (is->concurrent && is->relation && is->accessMethod &&
+					strcmp(is->accessMethod, "ledger_range") == 0 &&
 					OidIsValid(ledger_member(RangeVarGetRelid(is->relation, NoLock, true), false)))
 					ereport(ERROR,
 							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-							 errmsg("ledger_am does not support CREATE INDEX CONCURRENTLY"),
-							 errhint("Use CREATE INDEX without CONCURRENTLY.")));
+							 errmsg("a ledger_range declaration cannot be created concurrently"),
+							 errhint("Use CREATE INDEX without CONCURRENTLY: the declaration's keys "
+									 "are backfilled in one transaction.")));
 				break;
 			}
 		default:

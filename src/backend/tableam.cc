@@ -46,6 +46,7 @@ extern "C" {
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/tuplesort.h"
 }
 
 #include <cmath>
@@ -1829,6 +1830,7 @@ ledger_am_index_build_range_scan(Relation table_rel, Relation index_rel, IndexIn
 	double		reltuples = 0;
 	bool		own_scan = (scan == NULL);
 	bool		mvcc;
+	Snapshot	snapshot = SnapshotAny;
 	LedgerScanDesc s;
 	uint64		row_id = 0;
 	const char *value;
@@ -1841,8 +1843,16 @@ ledger_am_index_build_range_scan(Relation table_rel, Relation index_rel, IndexIn
 	econtext->ecxt_scantuple = slot;
 	predicate = ExecPrepareQual(index_info->ii_Predicate, estate);
 
+	/*
+	 * CREATE INDEX CONCURRENTLY indexes what its snapshot sees, as heap does:
+	 * rows of transactions still running are indexed by the validation pass
+	 * (ledger_am_index_validate_scan). A parallel build's scan comes with the
+	 * snapshot its leader chose.
+	 */
+	if (own_scan && index_info->ii_Concurrent)
+		snapshot = RegisterSnapshot(GetTransactionSnapshot());
 	if (own_scan)
-		scan = table_beginscan_strat(table_rel, SnapshotAny, 0, NULL, true, false);
+		scan = table_beginscan_strat(table_rel, snapshot, 0, NULL, true, false);
 	s = (LedgerScanDesc) scan;
 	mvcc = s->base.rs_snapshot != NULL && IsMVCCSnapshot(s->base.rs_snapshot);
 	if (own_scan)
@@ -1874,8 +1884,9 @@ ledger_am_index_build_range_scan(Relation table_rel, Relation index_rel, IndexIn
 			break;
 		CHECK_FOR_INTERRUPTS();
 		decode_header(table_rel, row_id, value, len, &hdr);
-		/* A caller's MVCC snapshot (amcheck's heapallindexed) decides; else
-		 * every committed or own row is indexed (the build holds ShareLock). */
+		/* An MVCC snapshot (CREATE INDEX CONCURRENTLY, amcheck's
+		 * heapallindexed) decides; else every committed or own row is
+		 * indexed (the build holds ShareLock). */
 		if (mvcc ? !RowIsVisibleAt(row_id, s->frozen_below, hdr, s->base.rs_snapshot)
 			: (row_id >= s->frozen_below && !RowIsLiveForIndexBuild(hdr)))
 			continue;
@@ -1889,6 +1900,8 @@ ledger_am_index_build_range_scan(Relation table_rel, Relation index_rel, IndexIn
 	}
 
 	table_endscan(scan);
+	if (snapshot != SnapshotAny)
+		UnregisterSnapshot(snapshot);
 	ExecDropSingleTupleTableSlot(slot);
 	FreeExecutorState(estate);
 	index_info->ii_ExpressionsState = NIL;
@@ -1896,14 +1909,88 @@ ledger_am_index_build_range_scan(Relation table_rel, Relation index_rel, IndexIn
 	return reltuples;
 }
 
+/* next_indexed_tid moves to the next TID of the index's sorted TIDs; false
+ * when there are no more. */
+static bool
+next_indexed_tid(ValidateIndexState *state, ItemPointer tid)
+{
+	Datum		value;
+	bool		isnull;
+
+	if (!tuplesort_getdatum(state->tuplesort, true, &value, &isnull, NULL))
+		return false;
+	Assert(!isnull);
+	itemptr_decode(tid, DatumGetInt64(value));
+#ifndef USE_FLOAT8_BYVAL
+	pfree(DatumGetPointer(value));
+#endif
+	state->itups += 1;
+	return true;
+}
+
+/*
+ * ledger_am_index_validate_scan is CREATE INDEX CONCURRENTLY's second pass:
+ * every row the snapshot sees whose TID the index lacks (written while the
+ * index was built, by transactions that did not know of it yet) is inserted
+ * now. The index's TIDs arrive sorted, and a table's rows in row id order are
+ * in TID order, so one merge of the two suffices. Rows never change, so there
+ * are no update chains to follow, unlike heap's.
+ */
 static void
 ledger_am_index_validate_scan(Relation table_rel, Relation index_rel, IndexInfo *index_info,
-							  Snapshot snapshot, struct ValidateIndexState *state)
+							  Snapshot snapshot, ValidateIndexState *state)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("ledger_am does not support CREATE INDEX CONCURRENTLY"),
-			 errhint("Use CREATE INDEX without CONCURRENTLY.")));
+	EState	   *estate = CreateExecutorState();
+	ExprContext *econtext = GetPerTupleExprContext(estate);
+	TupleTableSlot *slot = table_slot_create(table_rel, NULL);
+	ExprState  *predicate;
+	TableScanDesc scan;
+	LedgerScanDesc s;
+	ItemPointerData indexed;
+	bool		have_indexed;
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+	uint64		row_id;
+	const char *value;
+	uint32		len;
+	RowHeader	hdr;
+
+	econtext->ecxt_scantuple = slot;
+	predicate = ExecPrepareQual(index_info->ii_Predicate, estate);
+	scan = table_beginscan_strat(table_rel, snapshot, 0, NULL, true, false);
+	s = (LedgerScanDesc) scan;
+	position_for(s, false);
+	have_indexed = next_indexed_tid(state, &indexed);
+	while (next_record_in_range(s, &row_id, &value, &len))
+	{
+		ledger_am::VirtualTid t = ledger_am::RowIdToTid(row_id);
+		ItemPointerData tid;
+
+		CHECK_FOR_INTERRUPTS();
+		decode_header(table_rel, row_id, value, len, &hdr);
+		if (!RowIsVisibleAt(row_id, s->frozen_below, hdr, snapshot))
+			continue;
+		state->htups += 1;
+		ItemPointerSet(&tid, t.block, t.offset);
+		while (have_indexed && ItemPointerCompare(&indexed, &tid) < 0)
+			have_indexed = next_indexed_tid(state, &indexed);
+		if (have_indexed && ItemPointerEquals(&indexed, &tid))
+			continue;
+		MemoryContextReset(econtext->ecxt_per_tuple_memory);
+		RowStoreInSlot(slot, table_rel, row_id, value, len);
+		if (predicate != NULL && !ExecQual(predicate, econtext))
+			continue;
+		FormIndexDatum(index_info, slot, estate, values, isnull);
+		(void) index_insert(index_rel, values, isnull, &slot->tts_tid, table_rel,
+							index_info->ii_Unique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO, false,
+							index_info);
+		state->tups_inserted += 1;
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	FreeExecutorState(estate);
+	index_info->ii_ExpressionsState = NIL;
+	index_info->ii_PredicateState = NULL;
 }
 
 /* ------------------------------------------------------------------------
