@@ -74,6 +74,7 @@ CREATE INDEX ON rs_decl USING ledger_range (acct, note, ts);
 CREATE INDEX ON rs_decl USING ledger_range (acct, tarr, ts);
 CREATE INDEX ON rs_decl USING ledger_range (u, acct, ts);
 -- expressions, one column, unknown column, WHERE, INCLUDE, UNIQUE, CONCURRENTLY
+-- (created or rebuilt)
 CREATE INDEX ON rs_decl USING ledger_range ((acct + 1), ts);
 CREATE INDEX ON rs_decl USING ledger_range (acct, (ts + interval '1 day'));
 CREATE INDEX ON rs_decl USING ledger_range (acct);
@@ -82,6 +83,12 @@ CREATE INDEX ON rs_decl USING ledger_range (acct, ts) WHERE acct > 0;
 CREATE INDEX ON rs_decl USING ledger_range (acct, ts) INCLUDE (note);
 CREATE UNIQUE INDEX ON rs_decl USING ledger_range (acct, ts);
 CREATE INDEX CONCURRENTLY ON rs_decl USING ledger_range (acct, ts);
+CREATE INDEX rs_decl_range ON rs_decl USING ledger_range (acct, ts);
+REINDEX INDEX CONCURRENTLY rs_decl_range;
+REINDEX TABLE CONCURRENTLY rs_decl;
+REINDEX SCHEMA CONCURRENTLY public;
+REINDEX INDEX rs_decl_range;
+DROP INDEX rs_decl_range;
 -- nothing was declared
 SELECT * FROM ledger_am.range_declaration('rs_decl');
 -- accepted: integer accounts (scalar and array of the same kind), then a

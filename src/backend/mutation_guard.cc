@@ -6,13 +6,14 @@
  * would report "UPDATE 0"), so statements are checked up front: the planner
  * hook sees every target relation of every (sub)query and CTE, the
  * ExecutorStart hook catches cached plans and SPI, the utility hook handles
- * TRUNCATE, CLUSTER, VACUUM FULL, REINDEX CONCURRENTLY and range declarations
- * made CONCURRENTLY, and the
+ * TRUNCATE, CLUSTER, VACUUM FULL and range declarations made or rebuilt
+ * CONCURRENTLY, and the
  * table_rewrite event trigger (installed by the extension script) catches
  * ALTER TABLE forms that rewrite. The AM callbacks refuse too, as a backstop
  * (logical replication apply bypasses the executor).
  */
 #include "backend/backend.h"
+#include "backend/range.h"
 
 extern "C" {
 #include "access/heapam.h"
@@ -274,27 +275,61 @@ any_ledger_table(Oid nspoid)
 	return found;
 }
 
-/* reindex_touches_ledger tells whether a REINDEX would rebuild an index of a
- * ledger_am table. */
+/*
+ * reindex_rebuilds_declaration tells whether a REINDEX would rebuild a range
+ * declaration (a ledger_range index): the index named, one of the table's
+ * or its partitions', or any in the schema or database.
+ */
 static bool
-reindex_touches_ledger(ReindexStmt *rs)
+reindex_rebuilds_declaration(ReindexStmt *rs)
 {
-	switch (rs->kind)
-	{
-		case REINDEX_OBJECT_TABLE:
-			return OidIsValid(ledger_member(RangeVarGetRelid(rs->relation, NoLock, true), true));
-		case REINDEX_OBJECT_INDEX:
-			{
-				Oid			indexoid = RangeVarGetRelid(rs->relation, NoLock, true);
-				Oid			heapoid = OidIsValid(indexoid) ? IndexGetRelation(indexoid, true) : InvalidOid;
+	Oid			range_am = LedgerRangeAmOid();
+	Oid			nspoid = InvalidOid;
+	List	   *tables = NIL;
+	Relation	classrel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
 
-				return OidIsValid(ledger_member(heapoid, true));
-			}
-		case REINDEX_OBJECT_SCHEMA:
-			return any_ledger_table(get_namespace_oid(rs->name, true));
-		default:
-			return any_ledger_table(InvalidOid);
+	if (!OidIsValid(range_am))
+		return false;
+	if (rs->kind == REINDEX_OBJECT_INDEX || rs->kind == REINDEX_OBJECT_TABLE)
+	{
+		Oid			relid = RangeVarGetRelid(rs->relation, NoLock, true);
+
+		if (!OidIsValid(relid))
+			return false;
+		if (rs->kind == REINDEX_OBJECT_INDEX)
+		{
+			HeapTuple	t = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+			bool		declaration = HeapTupleIsValid(t) &&
+				((Form_pg_class) GETSTRUCT(t))->relam == range_am;
+
+			if (HeapTupleIsValid(t))
+				ReleaseSysCache(t);
+			return declaration;
+		}
+		tables = find_all_inheritors(relid, NoLock, NULL);
 	}
+	else if (rs->kind == REINDEX_OBJECT_SCHEMA &&
+			 !OidIsValid(nspoid = get_namespace_oid(rs->name, true)))
+		return false;
+	classrel = table_open(RelationRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(classrel, 0, NULL);
+	while (!found && (tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_class form = (Form_pg_class) GETSTRUCT(tup);
+
+		if (form->relam != range_am)
+			continue;
+		if (tables != NIL)
+			found = list_member_oid(tables, IndexGetRelation(form->oid, true));
+		else
+			found = !OidIsValid(nspoid) || form->relnamespace == nspoid;
+	}
+	table_endscan(scan);
+	table_close(classrel, AccessShareLock);
+	return found;
 }
 
 /* vacuum_full_all_but_ledger turns a database-wide VACUUM FULL into one over
@@ -408,11 +443,14 @@ check_utility(Node *parsetree)
 					if (strcmp(opt->defname, "concurrently") == 0)
 						concurrently = opt->arg == NULL || defGetBoolean(opt);
 				}
-				if (concurrently && reindex_touches_ledger(rs))
+				/* Other indexes of ledger_am tables are rebuilt concurrently
+				 * like heap's (the table AM's validate scan). */
+				if (concurrently && reindex_rebuilds_declaration(rs))
 					ereport(ERROR,
 							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-							 errmsg("ledger_am does not support REINDEX CONCURRENTLY"),
-							 errhint("Use REINDEX without CONCURRENTLY.")));
+							 errmsg("a ledger_range declaration cannot be rebuilt concurrently"),
+							 errhint("Use REINDEX without CONCURRENTLY: the declaration's keys "
+									 "are rebuilt in one transaction.")));
 				break;
 			}
 		case T_AlterTableStmt:
