@@ -248,12 +248,12 @@ refuse_rangevar(RangeVar *rv, const char *operation)
 	}
 }
 
-/* any_ledger_table tells whether the database (or one schema of it) holds a
- * ledger_am table. */
+/* any_relation tells whether some relation of access method amoid satisfies
+ * match (a predicate on its pg_class row). */
+template <typename Match>
 static bool
-any_ledger_table(Oid nspoid)
+any_relation(Oid amoid, Match match)
 {
-	Oid			amoid = get_am_oid("ledger_am", true);
 	Relation	classrel;
 	TableScanDesc scan;
 	HeapTuple	tup;
@@ -267,12 +267,22 @@ any_ledger_table(Oid nspoid)
 	{
 		Form_pg_class form = (Form_pg_class) GETSTRUCT(tup);
 
-		found = form->relam == amoid && form->relkind == RELKIND_RELATION &&
-			(!OidIsValid(nspoid) || form->relnamespace == nspoid);
+		found = form->relam == amoid && match(form);
 	}
 	table_endscan(scan);
 	table_close(classrel, AccessShareLock);
 	return found;
+}
+
+/* any_ledger_table tells whether the database (or one schema of it) holds a
+ * ledger_am table. */
+static bool
+any_ledger_table(Oid nspoid)
+{
+	return any_relation(get_am_oid("ledger_am", true), [nspoid](Form_pg_class form) {
+		return form->relkind == RELKIND_RELATION &&
+			(!OidIsValid(nspoid) || form->relnamespace == nspoid);
+	});
 }
 
 /*
@@ -286,10 +296,6 @@ reindex_rebuilds_declaration(ReindexStmt *rs)
 	Oid			range_am = LedgerRangeAmOid();
 	Oid			nspoid = InvalidOid;
 	List	   *tables = NIL;
-	Relation	classrel;
-	TableScanDesc scan;
-	HeapTuple	tup;
-	bool		found = false;
 
 	if (!OidIsValid(range_am))
 		return false;
@@ -314,22 +320,11 @@ reindex_rebuilds_declaration(ReindexStmt *rs)
 	else if (rs->kind == REINDEX_OBJECT_SCHEMA &&
 			 !OidIsValid(nspoid = get_namespace_oid(rs->name, true)))
 		return false;
-	classrel = table_open(RelationRelationId, AccessShareLock);
-	scan = table_beginscan_catalog(classrel, 0, NULL);
-	while (!found && (tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
-	{
-		Form_pg_class form = (Form_pg_class) GETSTRUCT(tup);
-
-		if (form->relam != range_am)
-			continue;
+	return any_relation(range_am, [tables, nspoid](Form_pg_class form) {
 		if (tables != NIL)
-			found = list_member_oid(tables, IndexGetRelation(form->oid, true));
-		else
-			found = !OidIsValid(nspoid) || form->relnamespace == nspoid;
-	}
-	table_endscan(scan);
-	table_close(classrel, AccessShareLock);
-	return found;
+			return list_member_oid(tables, IndexGetRelation(form->oid, true));
+		return !OidIsValid(nspoid) || form->relnamespace == nspoid;
+	});
 }
 
 /* vacuum_full_all_but_ledger turns a database-wide VACUUM FULL into one over

@@ -1019,16 +1019,24 @@ start_stream(RangeScanState *rs, RangeStream *st, const StringInfoData *prefix,
 	st->advance = true;
 }
 
-/* list_key_cmp orders key prefixes bytewise, as RocksDB does. */
+/* key_cmp orders keys bytewise, as RocksDB does. */
+static int
+key_cmp(const char *a, int alen, const char *b, int blen)
+{
+	int			c = memcmp(a, b, Min(alen, blen));
+
+	return c != 0 ? c : (alen > blen) - (alen < blen);
+}
+
+/* list_key_cmp orders the list's key prefixes (qsort_arg on their indexes). */
 static int
 list_key_cmp(const void *a, const void *b, void *arg)
 {
 	RangeScanState *rs = (RangeScanState *) arg;
 	int			i = *(const int *) a;
 	int			j = *(const int *) b;
-	int			c = memcmp(rs->list_key[i], rs->list_key[j], Min(rs->list_len[i], rs->list_len[j]));
 
-	return c != 0 ? c : (rs->list_len[i] > rs->list_len[j]) - (rs->list_len[i] < rs->list_len[j]);
+	return key_cmp(rs->list_key[i], rs->list_len[i], rs->list_key[j], rs->list_len[j]);
 }
 
 /* list_add appends the key prefix of one account value to the list (not if
@@ -1168,11 +1176,9 @@ list_seen(RangeScanState *rs, TupleTableSlot *slot)
 			while (lo < hi)
 			{
 				int			mid = (lo + hi) / 2;
-				int			c = memcmp(rs->list_key[mid], rs->probe.data,
-									   Min(rs->list_len[mid], rs->probe.len));
+				int			c = key_cmp(rs->list_key[mid], rs->list_len[mid], rs->probe.data,
+										rs->probe.len);
 
-				if (c == 0)
-					c = (rs->list_len[mid] > rs->probe.len) - (rs->list_len[mid] < rs->probe.len);
 				if (c == 0)
 					return true;
 				if (c < 0)
