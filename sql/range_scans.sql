@@ -321,6 +321,34 @@ SELECT count(*), count(DISTINCT event_id) FROM rs_events
  WHERE debit_account IN (1, 2, 3, 4, 5, 6, 7, 8, 9) OR credit_account IN (1, 2, 3, 4, 5, 6, 7, 8, 9);
 SELECT rs_check('SELECT event_id FROM rs_events WHERE debit_account IN (1, 2, 3, 4, 5, 6, 7, 8, 9)
   OR credit_account IN (1, 2, 3, 4, 5, 6, 7, 8, 9) ORDER BY event_id');
+-- a list of constants (at most 64 accounts) is also merged in time order:
+-- ORDER BY ts [DESC] LIMIT n needs no Sort; longer lists are sorted
+EXPLAIN (COSTS OFF) SELECT ts FROM rs_events
+ WHERE debit_account = ANY ('{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}') OR credit_account = ANY ('{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}')
+ ORDER BY ts LIMIT 20;
+SELECT rs_check('SELECT ts, event_id FROM rs_events WHERE debit_account = ANY (''{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}'')
+  OR credit_account = ANY (''{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}'') ORDER BY ts, event_id LIMIT 300');
+SELECT rs_check('SELECT ts FROM rs_events WHERE debit_account = ANY (''{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}'')
+  OR credit_account = ANY (''{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}'') ORDER BY ts DESC LIMIT 300');
+SELECT count(*), count(DISTINCT event_id) FROM (SELECT event_id FROM rs_events
+ WHERE debit_account = ANY ('{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}') OR credit_account = ANY ('{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}')
+ ORDER BY ts LIMIT 100000) x;
+SELECT array_agg(g)::text AS a64 FROM generate_series(0, 63) g \gset
+SELECT array_agg(g)::text AS a65 FROM generate_series(0, 64) g \gset
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT ts FROM rs_events WHERE debit_account = ANY (:'a65') ORDER BY ts LIMIT 20;
+RESET enable_seqscan;
+-- 64 accounts of 300 events each, merged: each stream asks for 64 rows at a
+-- time (its share of a buffer), four requests per account for 15,000 rows
+CREATE TABLE rs_many (id int, acct bigint, ts timestamptz) USING ledger_am;
+CREATE INDEX ON rs_many USING ledger_range (acct, ts);
+INSERT INTO rs_many SELECT g, g % 64, timestamptz '2024-01-01 00:00:00+00' + (g / 7) * interval '1 minute'
+FROM generate_series(1, 19200) g;
+ANALYZE rs_many;
+EXPLAIN (COSTS OFF) SELECT id FROM rs_many WHERE acct = ANY (:'a64') ORDER BY ts DESC LIMIT 15000;
+SELECT rs_check(format('SELECT id, ts FROM rs_many WHERE acct = ANY (%L) ORDER BY ts DESC, id DESC LIMIT 15000', :'a64'));
+SELECT rs_check(format('SELECT ts FROM rs_many WHERE acct = ANY (%L) ORDER BY ts LIMIT 15000', :'a64'));
+DROP TABLE rs_many;
 -- a long list in a narrow time window reads the window; a list and one
 -- account reads that account
 EXPLAIN (COSTS OFF) SELECT count(*) FROM rs_events

@@ -57,6 +57,8 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "codec/range_keys.h"
 
+#include <cmath>
+
 bool		ledger_enable_range_scan = true;
 
 /* Bits of the plan's flags integer. */
@@ -69,7 +71,8 @@ enum RangeFlags
 	RF_HI_STRICT = 1 << 4,
 	RF_BACKWARD = 1 << 5,
 	RF_UNORDERED = 1 << 6,		/* time window read as row id runs, no order */
-	RF_ACCOUNT_LIST = 1 << 7,	/* accounts read one after another, no order */
+	RF_ACCOUNT_LIST = 1 << 7,	/* accounts evaluated at run time (AccountValues) */
+	RF_LIST_SEQUENTIAL = 1 << 8,	/* ... read one after another, no order */
 };
 
 /*
@@ -103,6 +106,9 @@ static const uint32 kFirstBatchRows = 32;
 /* Most distinct account values an OR of account equalities may name: one
  * key stream (and one channel-sized buffer) each. */
 static const int kMaxAccountStreams = 8;
+/* Most accounts of a list merged in time order (one key stream each, whose
+ * requests shrink as there are more: merged_batch_cap). */
+static const int kMaxMergedAccounts = 64;
 
 /* First request of a stream that reads ahead (read_ahead_wanted). */
 static const uint32 kReadAheadFirstRows = 16;
@@ -275,8 +281,10 @@ account_value(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, Node *c
  * A list of accounts, not a few values: `col = ANY(array)` whose array is a
  * constant of more than kMaxAccountStreams values, or an expression known
  * only at run time (a parameter: `= ANY($1)` in a generic plan, an outer
- * column in a join). Such a list is read one account after another, in no
- * time order (RF_ACCOUNT_LIST).
+ * column in a join). Its values are evaluated when the scan starts
+ * (RF_ACCOUNT_LIST). It is read one account after another, in no time order
+ * (RF_LIST_SEQUENTIAL), or, when its length is known at plan time and at most
+ * kMaxMergedAccounts, also merged in time order like a few values.
  */
 struct AccountValues
 {
@@ -516,8 +524,25 @@ account_count(List *values)
 	return Max(n, 1);
 }
 
-/* add_range_path adds one forward and one backward path for the bounds (one
- * unordered path for a list of accounts). */
+/* list_mergeable tells whether a list's length is known at plan time
+ * (constants only) and small enough to merge its accounts in time order. */
+static bool
+list_mergeable(List *values)
+{
+	ListCell   *lc;
+
+	foreach(lc, values)
+	{
+		Node	   *v = (Node *) lfirst(lc);
+
+		if (OidIsValid(get_element_type(exprType(v))) && !IsA(v, Const))
+			return false;
+	}
+	return account_count(values) <= kMaxMergedAccounts;
+}
+
+/* add_range_path adds one forward and one backward path for the bounds (and
+ * an unordered one for a time window's sweep and a list of accounts). */
 static void
 add_range_paths(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, const RangeBounds *b,
 				Relids required_outer)
@@ -529,6 +554,8 @@ add_range_paths(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, const
 	ParamPathInfo *ppi = NULL;
 	double		rows = rel->rows;
 	List	   *quals = rel->baserestrictinfo;
+	int			variants[3];
+	int			nvariants = 0;
 
 	if (b->account_rinfo)
 		bound_rinfos = lappend(bound_rinfos, b->account_rinfo);
@@ -547,13 +574,27 @@ add_range_paths(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, const
 	}
 	cost_qual_eval(&qcost, quals, root);
 
-	/* Forward, backward, and for time windows an unordered sweep; a list
-	 * of accounts in no order. */
-	for (int dir = 0; dir < (b->account_list ? 1 : b->accounts == NIL && (b->lo || b->hi) ? 3 : 2); dir++)
+	/* Forward, backward, and for time windows an unordered sweep; a list of
+	 * accounts one after another, and merged if it may be. */
+	if (!b->account_list || list_mergeable(b->accounts))
+	{
+		variants[nvariants++] = 0;
+		variants[nvariants++] = RF_BACKWARD;
+	}
+	if (b->account_list)
+		variants[nvariants++] = RF_LIST_SEQUENTIAL;
+	else if (b->accounts == NIL && (b->lo || b->hi))
+		variants[nvariants++] = RF_UNORDERED;
+	for (int v = 0; v < nvariants; v++)
 	{
 		CustomPath *cp = makeNode(CustomPath);
-		int			flags = (dir == 1 ? RF_BACKWARD : dir == 2 ? RF_UNORDERED : 0);
+		int			flags = variants[v];
+		bool		ordered = !(flags & (RF_UNORDERED | RF_LIST_SEQUENTIAL));
+		Cost		per_row = (flags & RF_UNORDERED) ? kSweepRowCost : b->accounts ? kRangeRowCost : kTimeRowCost;
 
+		/* merging a list: a pick among its streams' heads per row */
+		if (b->account_list && ordered)
+			per_row += cpu_operator_cost * std::ceil(std::log2(account_count(b->accounts) + 1));
 		if (b->accounts)
 			flags |= RF_ACCOUNT | (b->account_list ? RF_ACCOUNT_LIST : 0);
 		if (b->lo)
@@ -571,10 +612,8 @@ add_range_paths(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, const
 		cp->path.rows = rows;
 		/* A request per account stream to start */
 		cp->path.startup_cost = kRangeStartupCost * account_count(b->accounts) + qcost.startup;
-		cp->path.total_cost = cp->path.startup_cost +
-			fetched * (cpu_tuple_cost + (dir == 2 ? kSweepRowCost : b->accounts ? kRangeRowCost : kTimeRowCost) +
-					   qcost.per_tuple);
-		cp->path.pathkeys = dir == 2 || b->account_list ? NIL : ts_pathkeys(root, rel, decl, dir == 1);
+		cp->path.total_cost = cp->path.startup_cost + fetched * (cpu_tuple_cost + per_row + qcost.per_tuple);
+		cp->path.pathkeys = ordered ? ts_pathkeys(root, rel, decl, (flags & RF_BACKWARD) != 0) : NIL;
 		cp->flags = 0;
 		cp->custom_paths = NIL;
 		cp->custom_private = list_make4(b->accounts, b->lo, b->hi, makeInteger(flags));
@@ -801,7 +840,8 @@ struct RangeStream
 {
 	StringInfoData lo_key;		/* current request bounds (key suffixes) */
 	StringInfoData hi_key;
-	char	   *chunk;
+	char	   *chunk;			/* chunk_size bytes, allocated as answers need */
+	Size		chunk_size;
 	Size		chunk_len;
 	Size		chunk_pos;
 	uint64		frozen_below;
@@ -810,7 +850,8 @@ struct RangeStream
 	bool		done;			/* the worker has no more keys in range */
 	/* read-ahead (read_ahead_wanted): the next chunk, asked for while this
 	 * one is read */
-	char	   *next_chunk;
+	char	   *next_chunk;		/* next_size bytes: a whole channel buffer */
+	Size		next_size;
 	Size		next_len;
 	uint64		next_frozen;
 	uint64		next_resume;	/* sweeps: the row id the next chunk ends at */
@@ -840,7 +881,10 @@ struct RangeScanState
 	ExprState **accounts;
 	bool		started;
 	int			nstreams;		/* streams in use (accounts after dedup, else 1) */
-	RangeStream *streams;		/* naccounts (at least 1) of them */
+	RangeStream *streams;		/* nalloc of them: naccounts (at least 1), or a
+								 * merged list's length */
+	int			nalloc;
+	uint32		batch_cap;		/* most rows a request asks for (0: no cap) */
 	Size		chunk_cap;
 	uint32		first_batch;	/* batch_rows of the first request (plan time) */
 	bool		sweep;			/* RF_UNORDERED reading row ids [sweep_from, sweep_to) */
@@ -933,6 +977,7 @@ begin_range_scan(CustomScanState *node, EState *estate, int eflags)
 	nstreams = Max(rs->naccounts, 1);
 	rs->chunk_cap = (Size) ledger_channel_buffer_kb * 1024;
 	rs->streams = (RangeStream *) palloc0(sizeof(RangeStream) * nstreams);
+	rs->nalloc = nstreams;
 	initStringInfo(&rs->prefix);
 	initStringInfo(&rs->lo_time);
 	initStringInfo(&rs->hi_time);
@@ -946,7 +991,7 @@ begin_range_scan(CustomScanState *node, EState *estate, int eflags)
 	{
 		RangeStream *st = &rs->streams[i];
 
-		/* st->chunk: allocated when the stream first starts */
+		/* st->chunk: allocated when the stream's first answer arrives */
 		initStringInfo(&st->lo_key);
 		initStringInfo(&st->hi_key);
 		if (nstreams > 1)
@@ -986,6 +1031,35 @@ append_time(StringInfo key, int64 v, bool add_one)
 	appendBinaryStringInfo(key, buf, sizeof(buf));
 }
 
+/*
+ * ensure_buffer makes *buf (*size bytes) hold at least need bytes. Chunks are
+ * allocated as answers need them, growing by doubling up to a channel buffer:
+ * a merge of many accounts whose requests are small holds one small chunk
+ * per account, not a channel buffer each.
+ */
+static void
+ensure_buffer(RangeScanState *rs, RangeStream *st, char **buf, Size *size, Size need)
+{
+	Size		grown;
+
+	if (*buf != NULL && *size >= need)
+		return;
+	grown = Max(need, Min(rs->chunk_cap, Max((Size) 8192, 2 * *size)));
+	if (*buf != NULL)
+		pfree(*buf);
+	*buf = NULL;
+	*buf = (char *) MemoryContextAlloc(GetMemoryChunkContext(st->lo_key.data), grown);
+	*size = grown;
+}
+
+/* cap_batch holds a stream's requests to rs->batch_cap rows. */
+static void
+cap_batch(const RangeScanState *rs, RangeStream *st)
+{
+	if (rs->batch_cap != 0 && (st->batch_rows == 0 || st->batch_rows > rs->batch_cap))
+		st->batch_rows = rs->batch_cap;
+}
+
 /* forget_read_ahead drops a stream's read-ahead: its answer is waited for
  * (the channel slot is needed again) and thrown away. */
 static void
@@ -1003,8 +1077,6 @@ start_stream(RangeScanState *rs, RangeStream *st, const StringInfoData *prefix,
 			 const StringInfoData *lo_time, const StringInfoData *hi_time)
 {
 	forget_read_ahead(st);
-	if (st->chunk == NULL)
-		st->chunk = (char *) MemoryContextAlloc(GetMemoryChunkContext(st->lo_key.data), rs->chunk_cap);
 	resetStringInfo(&st->lo_key);
 	resetStringInfo(&st->hi_key);
 	appendBinaryStringInfo(&st->lo_key, prefix->data, prefix->len);
@@ -1013,6 +1085,7 @@ start_stream(RangeScanState *rs, RangeStream *st, const StringInfoData *prefix,
 	appendBinaryStringInfo(&st->hi_key, hi_time->data, hi_time->len);
 	st->chunk_len = st->chunk_pos = 0;
 	st->batch_rows = rs->first_batch;
+	cap_batch(rs, st);
 	st->backward = (rs->flags & RF_BACKWARD) != 0;
 	st->done = false;
 	st->has_head = false;
@@ -1125,17 +1198,48 @@ start_list(RangeScanState *rs)
 	MemoryContextSwitchTo(old);
 }
 
-/* start_list_stream starts streams[0] on the list's account list_pos. */
+/* start_list_stream starts stream st on the list's account i. */
 static void
-start_list_stream(RangeScanState *rs)
+start_list_stream(RangeScanState *rs, RangeStream *st, int i)
 {
 	StringInfoData prefix;
 
-	prefix.data = rs->list_key[rs->list_pos];
-	prefix.len = rs->list_len[rs->list_pos];
+	prefix.data = rs->list_key[i];
+	prefix.len = rs->list_len[i];
 	prefix.maxlen = prefix.len + 1;
 	prefix.cursor = 0;
-	start_stream(rs, &rs->streams[0], &prefix, &rs->lo_time, &rs->hi_time);
+	start_stream(rs, st, &prefix, &rs->lo_time, &rs->hi_time);
+}
+
+/*
+ * ensure_streams makes room for n merged streams, each with a slot to read
+ * its head's time. Runs when a scan starts, with no request in flight (the
+ * array may move).
+ */
+static void
+ensure_streams(RangeScanState *rs, int n)
+{
+	EState	   *estate = rs->css.ss.ps.state;
+	MemoryContext old = MemoryContextSwitchTo(estate->es_query_cxt);
+
+	for (int i = 0; i < rs->nalloc; i++)
+		forget_read_ahead(&rs->streams[i]);
+	if (n > rs->nalloc)
+	{
+		rs->streams = (RangeStream *) repalloc(rs->streams, sizeof(RangeStream) * n);
+		memset(&rs->streams[rs->nalloc], 0, sizeof(RangeStream) * (n - rs->nalloc));
+		for (int i = rs->nalloc; i < n; i++)
+		{
+			initStringInfo(&rs->streams[i].lo_key);
+			initStringInfo(&rs->streams[i].hi_key);
+		}
+		rs->nalloc = n;
+	}
+	for (int i = 0; i < n; i++)
+		if (rs->streams[i].head_slot == NULL)
+			rs->streams[i].head_slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rs->css.ss.ss_currentRelation),
+															  &TTSOpsMinimalTuple);
+	MemoryContextSwitchTo(old);
 }
 
 /*
@@ -1204,6 +1308,7 @@ start_streams(RangeScanState *rs)
 	Datum		v;
 
 	rs->nstreams = 0;
+	rs->batch_cap = 0;
 	resetStringInfo(prefix);
 	resetStringInfo(lo_time);
 	resetStringInfo(hi_time);
@@ -1233,11 +1338,23 @@ start_streams(RangeScanState *rs)
 	if (rs->flags & RF_ACCOUNT_LIST)
 	{
 		start_list(rs);
-		if (rs->list_n > 0)
+		if (rs->flags & RF_LIST_SEQUENTIAL)
 		{
-			start_list_stream(rs);
-			rs->nstreams = 1;
+			if (rs->list_n > 0)
+			{
+				start_list_stream(rs, &rs->streams[0], 0);
+				rs->nstreams = 1;
+			}
+			return;
 		}
+		/* merged: a stream per account, each asking for its share of a
+		 * buffer's rows when there are many */
+		ensure_streams(rs, rs->list_n);
+		if (rs->list_n > kMaxAccountStreams)
+			rs->batch_cap = Max(kFirstBatchRows, 4096 / (uint32) rs->list_n);
+		for (int i = 0; i < rs->list_n; i++)
+			start_list_stream(rs, &rs->streams[i], i);
+		rs->nstreams = rs->list_n;
 		return;
 	}
 	for (int i = 0; i < rs->naccounts; i++)
@@ -1402,6 +1519,7 @@ post_range_request(RangeScanState *rs, RangeStream *st)
 	slot->arg1 = st->batch_rows;
 	/* Grow requests: LIMIT-sized reads first, then whole buffers. */
 	st->batch_rows = st->batch_rows >= 4096 ? 0 : st->batch_rows * 4;
+	cap_batch(rs, st);
 	return slot;
 }
 
@@ -1428,8 +1546,8 @@ start_read_ahead(RangeScanState *rs, RangeStream *st)
 {
 	ledger_am::ChannelSlot *slot;
 
-	if (st->next_chunk == NULL)
-		st->next_chunk = (char *) MemoryContextAlloc(GetMemoryChunkContext(st->lo_key.data), rs->chunk_cap);
+	/* the answer arrives while nothing may be allocated: room for any */
+	ensure_buffer(rs, st, &st->next_chunk, &st->next_size, rs->chunk_cap);
 	if (rs->sweep)
 	{
 		st->requested = true;
@@ -1450,12 +1568,15 @@ static bool
 take_read_ahead(RangeStream *st)
 {
 	char	   *tmp = st->chunk;
+	Size		tmp_size = st->chunk_size;
 
 	ChannelAwaitAsyncOf(st);
 	if (!st->next_ready)
 		return false;
 	st->chunk = st->next_chunk;
+	st->chunk_size = st->next_size;
 	st->next_chunk = tmp;
+	st->next_size = tmp_size;
 	st->chunk_len = st->next_len;
 	st->frozen_below = st->next_frozen;
 	st->done = st->next_done;
@@ -1479,6 +1600,7 @@ fetch_chunk(RangeScanState *rs, RangeStream *st)
 		ledger_am::ChannelSlot *slot = sweep_request(rs);
 
 		(void) ChannelCall(slot, ledger_am::kOpScan, "scanning a time window");
+		ensure_buffer(rs, st, &st->chunk, &st->chunk_size, slot->data_len);
 		ChannelTakeScanAnswer(slot, st->chunk, &st->chunk_len, &rs->sweep_from, &st->done, &st->frozen_below);
 		ChannelEnd(slot);
 	}
@@ -1487,6 +1609,7 @@ fetch_chunk(RangeScanState *rs, RangeStream *st)
 		ledger_am::ChannelSlot *slot = post_range_request(rs, st);
 
 		(void) ChannelCall(slot, ledger_am::kOpRangeScan, "scanning a range");
+		ensure_buffer(rs, st, &st->chunk, &st->chunk_size, slot->data_len);
 		take_range_answer(st, slot, st->chunk, &st->chunk_len, &st->frozen_below, &st->done);
 		ChannelEnd(slot);
 	}
@@ -1579,7 +1702,7 @@ range_next(ScanState *ss)
 		if (read_ahead_wanted(rs))
 			rs->streams[0].batch_rows = kReadAheadFirstRows;
 	}
-	if (rs->flags & RF_ACCOUNT_LIST)
+	if (rs->flags & RF_LIST_SEQUENTIAL)
 	{
 		/* One account after another; a row under several of them is
 		 * returned under the first. */
@@ -1592,7 +1715,7 @@ range_next(ScanState *ss)
 			{
 				if (++rs->list_pos >= rs->list_n)
 					break;
-				start_list_stream(rs);
+				start_list_stream(rs, &rs->streams[0], rs->list_pos);
 				continue;
 			}
 			RowStoreInSlot(slot, rel, row_id, value, len);
@@ -1661,7 +1784,7 @@ end_range_scan(CustomScanState *node)
 {
 	RangeScanState *rs = (RangeScanState *) node;
 
-	for (int i = 0; i < Max(rs->naccounts, 1); i++)
+	for (int i = 0; i < rs->nalloc; i++)
 	{
 		RangeStream *st = &rs->streams[i];
 
@@ -1671,6 +1794,7 @@ end_range_scan(CustomScanState *node)
 		if (st->next_chunk)
 			pfree(st->next_chunk);
 		st->chunk = st->next_chunk = NULL;
+		st->chunk_size = st->next_size = 0;
 	}
 }
 
@@ -1727,7 +1851,7 @@ explain_range_scan(CustomScanState *node, List *ancestors, ExplainState *es)
 	ExplainPropertyText("Range", cond.len ? cond.data : "all", es);
 	ExplainPropertyText("Keys", (rs->flags & RF_ACCOUNT) ? "account, time" : "time", es);
 	ExplainPropertyText("Direction", (rs->flags & RF_UNORDERED) ? "unordered (row id runs)"
-						: (rs->flags & RF_ACCOUNT_LIST) ? "unordered (one account after another)"
+						: (rs->flags & RF_LIST_SEQUENTIAL) ? "unordered (one account after another)"
 						: (rs->flags & RF_BACKWARD) ? "backward" : "forward", es);
 }
 
