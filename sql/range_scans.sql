@@ -321,8 +321,8 @@ SELECT count(*), count(DISTINCT event_id) FROM rs_events
  WHERE debit_account IN (1, 2, 3, 4, 5, 6, 7, 8, 9) OR credit_account IN (1, 2, 3, 4, 5, 6, 7, 8, 9);
 SELECT rs_check('SELECT event_id FROM rs_events WHERE debit_account IN (1, 2, 3, 4, 5, 6, 7, 8, 9)
   OR credit_account IN (1, 2, 3, 4, 5, 6, 7, 8, 9) ORDER BY event_id');
--- a list of constants (at most 64 accounts) is also merged in time order:
--- ORDER BY ts [DESC] LIMIT n needs no Sort; longer lists are sorted
+-- a list is also merged in time order, whatever its length (a stream per
+-- account): ORDER BY ts [DESC] LIMIT n needs no Sort
 EXPLAIN (COSTS OFF) SELECT ts FROM rs_events
  WHERE debit_account = ANY ('{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}') OR credit_account = ANY ('{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}')
  ORDER BY ts LIMIT 20;
@@ -369,15 +369,26 @@ EXECUTE rs_list('{42}');
 EXECUTE rs_list('{42, 42, NULL}');
 EXECUTE rs_list('{}');
 EXECUTE rs_list(NULL);
+PREPARE rs_feed(bigint[]) AS
+  SELECT ts, amount FROM rs_events WHERE debit_account = ANY ($1) OR credit_account = ANY ($1)
+  ORDER BY ts DESC LIMIT 4;
+EXPLAIN (COSTS OFF) EXECUTE rs_feed('{1, 2}');
+EXECUTE rs_feed('{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}');
+EXECUTE rs_feed('{42, NULL, 42}');
+EXECUTE rs_feed('{}');
+EXECUTE rs_feed(NULL);
 PREPARE rs_pair(bigint, bigint) AS SELECT ts, amount FROM rs_events WHERE debit_account IN ($1, $2) ORDER BY ts DESC LIMIT 3;
 EXPLAIN (COSTS OFF) EXECUTE rs_pair(1, 2);
 EXECUTE rs_pair(1, 2);
 SET ledger_am.enable_range_scan = off;
 EXECUTE rs_list('{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}');
 EXECUTE rs_list('{42}');
+EXECUTE rs_feed('{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}');
+EXECUTE rs_feed('{42, NULL, 42}');
 EXECUTE rs_pair(1, 2);
 RESET ledger_am.enable_range_scan;
 DEALLOCATE rs_list;
+DEALLOCATE rs_feed;
 DEALLOCATE rs_pair;
 RESET plan_cache_mode;
 -- an array from the outer side of a join, rescanned for each outer row

@@ -29,6 +29,7 @@ extern "C" {
 #include "access/table.h"
 #include "commands/explain.h"
 #include "executor/executor.h"
+#include "lib/binaryheap.h"
 #include "miscadmin.h"
 #include "nodes/extensible.h"
 #include "nodes/makefuncs.h"
@@ -106,9 +107,6 @@ static const uint32 kFirstBatchRows = 32;
 /* Most distinct account values an OR of account equalities may name: one
  * key stream (and one channel-sized buffer) each. */
 static const int kMaxAccountStreams = 8;
-/* Most accounts of a list merged in time order (one key stream each, whose
- * requests shrink as there are more: merged_batch_cap). */
-static const int kMaxMergedAccounts = 64;
 
 /* First request of a stream that reads ahead (read_ahead_wanted). */
 static const uint32 kReadAheadFirstRows = 16;
@@ -283,8 +281,9 @@ account_value(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, Node *c
  * only at run time (a parameter: `= ANY($1)` in a generic plan, an outer
  * column in a join). Its values are evaluated when the scan starts
  * (RF_ACCOUNT_LIST). It is read one account after another, in no time order
- * (RF_LIST_SEQUENTIAL), or, when its length is known at plan time and at most
- * kMaxMergedAccounts, also merged in time order like a few values.
+ * (RF_LIST_SEQUENTIAL), or merged in time order like a few values, one stream
+ * per account whose requests shrink as there are more (the planner picks by
+ * cost: the merge costs a heap pick per row).
  */
 struct AccountValues
 {
@@ -524,23 +523,6 @@ account_count(List *values)
 	return Max(n, 1);
 }
 
-/* list_mergeable tells whether a list's length is known at plan time
- * (constants only) and small enough to merge its accounts in time order. */
-static bool
-list_mergeable(List *values)
-{
-	ListCell   *lc;
-
-	foreach(lc, values)
-	{
-		Node	   *v = (Node *) lfirst(lc);
-
-		if (OidIsValid(get_element_type(exprType(v))) && !IsA(v, Const))
-			return false;
-	}
-	return account_count(values) <= kMaxMergedAccounts;
-}
-
 /* add_range_path adds one forward and one backward path for the bounds (and
  * an unordered one for a time window's sweep and a list of accounts). */
 static void
@@ -575,12 +557,9 @@ add_range_paths(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, const
 	cost_qual_eval(&qcost, quals, root);
 
 	/* Forward, backward, and for time windows an unordered sweep; a list of
-	 * accounts one after another, and merged if it may be. */
-	if (!b->account_list || list_mergeable(b->accounts))
-	{
-		variants[nvariants++] = 0;
-		variants[nvariants++] = RF_BACKWARD;
-	}
+	 * accounts also one account after another. */
+	variants[nvariants++] = 0;
+	variants[nvariants++] = RF_BACKWARD;
 	if (b->account_list)
 		variants[nvariants++] = RF_LIST_SEQUENTIAL;
 	else if (b->accounts == NIL && (b->lo || b->hi))
@@ -860,7 +839,6 @@ struct RangeStream
 	bool		next_ready;		/* its answer is in next_chunk */
 	/* merging only: the stream's next visible row */
 	bool		has_head;
-	bool		advance;		/* head was returned: move on before the next pick */
 	uint64		head_row;
 	const char *head_value;		/* in chunk */
 	uint32		head_len;
@@ -885,6 +863,13 @@ struct RangeScanState
 								 * merged list's length */
 	int			nalloc;
 	uint32		batch_cap;		/* most rows a request asks for (0: no cap) */
+	/* merging several streams: a heap of those with a head (heap_cap
+	 * entries), and the streams the last row came from */
+	binaryheap *heap;
+	int			heap_cap;
+	int		   *pending;
+	int			npending;
+	bool		merging;		/* heads loaded, heap built */
 	Size		chunk_cap;
 	uint32		first_batch;	/* batch_rows of the first request (plan time) */
 	bool		sweep;			/* RF_UNORDERED reading row ids [sweep_from, sweep_to) */
@@ -1044,7 +1029,7 @@ ensure_buffer(RangeScanState *rs, RangeStream *st, char **buf, Size *size, Size 
 
 	if (*buf != NULL && *size >= need)
 		return;
-	grown = Max(need, Min(rs->chunk_cap, Max((Size) 8192, 2 * *size)));
+	grown = Max(need, Min(rs->chunk_cap, 2 * *size));
 	if (*buf != NULL)
 		pfree(*buf);
 	*buf = NULL;
@@ -1089,7 +1074,6 @@ start_stream(RangeScanState *rs, RangeStream *st, const StringInfoData *prefix,
 	st->backward = (rs->flags & RF_BACKWARD) != 0;
 	st->done = false;
 	st->has_head = false;
-	st->advance = true;
 }
 
 /* key_cmp orders keys bytewise, as RocksDB does. */
@@ -1351,7 +1335,7 @@ start_streams(RangeScanState *rs)
 		 * buffer's rows when there are many */
 		ensure_streams(rs, rs->list_n);
 		if (rs->list_n > kMaxAccountStreams)
-			rs->batch_cap = Max(kFirstBatchRows, 4096 / (uint32) rs->list_n);
+			rs->batch_cap = Max(1u, 4096 / (uint32) rs->list_n);
 		for (int i = 0; i < rs->list_n; i++)
 			start_list_stream(rs, &rs->streams[i], i);
 		rs->nstreams = rs->list_n;
@@ -1654,7 +1638,6 @@ load_head(RangeScanState *rs, RangeStream *st, Relation rel, Snapshot snapshot)
 {
 	Datum		t;
 
-	st->advance = false;
 	st->has_head = stream_next(rs, st, snapshot, &st->head_row, &st->head_value, &st->head_len);
 	if (!st->has_head)
 		return;
@@ -1675,6 +1658,48 @@ head_before(const RangeStream *a, const RangeStream *b)
 	return a->head_row < b->head_row;
 }
 
+static int	heads_cmp(Datum a, Datum b, void *arg);
+
+/* prepare_merge makes room in rs->heap and rs->pending for the streams to
+ * merge; the first pick loads their heads. */
+static void
+prepare_merge(RangeScanState *rs)
+{
+	if (rs->heap_cap < rs->nstreams)
+	{
+		MemoryContext old = MemoryContextSwitchTo(rs->css.ss.ps.state->es_query_cxt);
+
+		if (rs->heap != NULL)
+		{
+			binaryheap_free(rs->heap);
+			pfree(rs->pending);
+		}
+		rs->heap = binaryheap_allocate(rs->nstreams, heads_cmp, rs);
+		rs->pending = (int *) palloc(sizeof(int) * rs->nstreams);
+		rs->heap_cap = rs->nstreams;
+		MemoryContextSwitchTo(old);
+	}
+	rs->merging = false;
+	rs->npending = 0;
+}
+
+/* heads_cmp orders merged streams (by index) for rs->heap, which returns
+ * its largest first: the head that comes first in the scan's direction. */
+static int
+heads_cmp(Datum a, Datum b, void *arg)
+{
+	RangeScanState *rs = (RangeScanState *) arg;
+	const RangeStream *x = &rs->streams[DatumGetInt32(a)];
+	const RangeStream *y = &rs->streams[DatumGetInt32(b)];
+	bool		backward = (rs->flags & RF_BACKWARD) != 0;
+
+	if (backward ? head_before(y, x) : head_before(x, y))
+		return 1;
+	if (backward ? head_before(x, y) : head_before(y, x))
+		return -1;
+	return 0;
+}
+
 /* range_next returns the next visible row of the scan. */
 static TupleTableSlot *
 range_next(ScanState *ss)
@@ -1683,7 +1708,6 @@ range_next(ScanState *ss)
 	TupleTableSlot *slot = ss->ss_ScanTupleSlot;
 	Relation	rel = ss->ss_currentRelation;
 	Snapshot	snapshot = ss->ps.state->es_snapshot;
-	bool		backward = (rs->flags & RF_BACKWARD) != 0;
 	RangeStream *best = NULL;
 	uint64		row_id;
 	const char *value;
@@ -1697,6 +1721,8 @@ range_next(ScanState *ss)
 		start_streams(rs);
 		if (rs->nstreams == 1 && (rs->flags & RF_UNORDERED))
 			choose_sweep(rs);
+		if (rs->nstreams > 1)
+			prepare_merge(rs);
 		/* Reading ahead, start small so the worker's and this backend's
 		 * work overlap from the first rows on. */
 		if (read_ahead_wanted(rs))
@@ -1740,27 +1766,43 @@ range_next(ScanState *ss)
 		return slot;
 	}
 
-	/* Several accounts: merge their streams. The row returned last is still
-	 * in use until now, so its streams move on only here. */
-	for (int i = 0; i < rs->nstreams; i++)
-	{
-		RangeStream *st = &rs->streams[i];
+	if (rs->nstreams == 0)
+		return slot;			/* no account value can match */
 
-		if (st->advance)
-			load_head(rs, st, rel, snapshot);
-		if (st->has_head && (best == NULL || (backward ? head_before(best, st) : head_before(st, best))))
-			best = st;
+	/*
+	 * Several accounts: merge their streams through a heap of their heads.
+	 * The row returned last is still in use until now, so the streams it
+	 * came from (out of the heap, in rs->pending) move on only here.
+	 */
+	if (!rs->merging)
+	{
+		binaryheap_reset(rs->heap);
+		for (int i = 0; i < rs->nstreams; i++)
+		{
+			load_head(rs, &rs->streams[i], rel, snapshot);
+			if (rs->streams[i].has_head)
+				binaryheap_add_unordered(rs->heap, Int32GetDatum(i));
+		}
+		binaryheap_build(rs->heap);
+		rs->merging = true;
 	}
-	if (best == NULL)
+	for (int k = 0; k < rs->npending; k++)
+	{
+		RangeStream *st = &rs->streams[rs->pending[k]];
+
+		load_head(rs, st, rel, snapshot);
+		if (st->has_head)
+			binaryheap_add(rs->heap, Int32GetDatum(rs->pending[k]));
+	}
+	rs->npending = 0;
+	if (binaryheap_empty(rs->heap))
 		return slot;			/* every stream ended (or none started) */
-	for (int i = 0; i < rs->nstreams; i++)
-	{
-		RangeStream *st = &rs->streams[i];
-
-		/* the same row under several of the accounts: returned once */
-		if (st->has_head && st->head_row == best->head_row)
-			st->advance = true;
-	}
+	rs->pending[rs->npending++] = DatumGetInt32(binaryheap_remove_first(rs->heap));
+	best = &rs->streams[rs->pending[0]];
+	/* the same row under several of the accounts: returned once */
+	while (!binaryheap_empty(rs->heap) &&
+		   rs->streams[DatumGetInt32(binaryheap_first(rs->heap))].head_row == best->head_row)
+		rs->pending[rs->npending++] = DatumGetInt32(binaryheap_remove_first(rs->heap));
 	RowStoreInSlot(slot, rel, best->head_row, best->head_value, best->head_len);
 	pgstat_count_heap_fetch(rel);
 	return slot;
