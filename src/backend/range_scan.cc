@@ -1195,6 +1195,16 @@ start_list_stream(RangeScanState *rs, RangeStream *st, int i)
 	start_stream(rs, st, &prefix, &rs->lo_time, &rs->hi_time);
 }
 
+/* init_key_buffer makes key an empty StringInfo of 64 bytes (instead of
+ * initStringInfo's 1 kB: a merge may hold thousands of streams). */
+static void
+init_key_buffer(StringInfo key)
+{
+	key->maxlen = 64;
+	key->data = (char *) palloc(key->maxlen);
+	resetStringInfo(key);
+}
+
 /*
  * ensure_streams makes room for n merged streams, each with a slot to read
  * its head's time. Runs when a scan starts, with no request in flight (the
@@ -1214,8 +1224,9 @@ ensure_streams(RangeScanState *rs, int n)
 		memset(&rs->streams[rs->nalloc], 0, sizeof(RangeStream) * (n - rs->nalloc));
 		for (int i = rs->nalloc; i < n; i++)
 		{
-			initStringInfo(&rs->streams[i].lo_key);
-			initStringInfo(&rs->streams[i].hi_key);
+			/* keys are a few dozen bytes: small buffers (they grow if not) */
+			init_key_buffer(&rs->streams[i].lo_key);
+			init_key_buffer(&rs->streams[i].hi_key);
 		}
 		rs->nalloc = n;
 	}
