@@ -10,7 +10,8 @@
  *   WHERE (debit_account = $1 OR credit_account = $1) ...
  *   WHERE (debit_account = $1 OR credit_account = $2) ...   (merged streams)
  *   WHERE debit_account IN (1, 2, 3) ...                    (merged streams)
- *   WHERE debit_account = ANY($1) ...   (an account after another, unordered)
+ *   WHERE debit_account = ANY($1) ...   (a list: merged streams, or one account
+ *                                        after another, unordered)
  *   WHERE ts BETWEEN $1 AND $2 ...
  *   ... JOIN accounts a ON e.debit_account = a.id   (parameterized path)
  *
@@ -104,8 +105,9 @@ static const Cost kSweepRowCost = 0.03;
 /* Fewest rows of a first request when the query may stop early (see
  * first_batch_rows). */
 static const uint32 kFirstBatchRows = 32;
-/* Most distinct account values an OR of account equalities may name: one
- * key stream (and one channel-sized buffer) each. */
+/* Most distinct account values an OR of account equalities names as
+ * values known at plan time (one key stream each); more make a list
+ * (AccountValues), whose requests are capped (batch_cap). */
 static const int kMaxAccountStreams = 8;
 
 /* First request of a stream that reads ahead (read_ahead_wanted). */
