@@ -1019,10 +1019,11 @@ append_time(StringInfo key, int64 v, bool add_one)
 }
 
 /*
- * ensure_buffer makes *buf (*size bytes) hold at least need bytes. Chunks are
- * allocated as answers need them, growing by doubling up to a channel buffer:
- * a merge of many accounts whose requests are small holds one small chunk
- * per account, not a channel buffer each.
+ * ensure_buffer makes *buf (*size bytes) hold at least need bytes. A lone
+ * stream gets a channel buffer at once (it reuses it for every chunk); a
+ * merge's chunks are allocated as answers need them, growing by doubling up
+ * to a channel buffer, so a merge of many accounts whose requests are small
+ * holds one small chunk per account, not a channel buffer each.
  */
 static void
 ensure_buffer(RangeScanState *rs, RangeStream *st, char **buf, Size *size, Size need)
@@ -1031,7 +1032,7 @@ ensure_buffer(RangeScanState *rs, RangeStream *st, char **buf, Size *size, Size 
 
 	if (*buf != NULL && *size >= need)
 		return;
-	grown = Max(need, Min(rs->chunk_cap, 2 * *size));
+	grown = rs->nstreams > 1 ? Max(need, Min(rs->chunk_cap, 2 * *size)) : Max(need, rs->chunk_cap);
 	if (*buf != NULL)
 		pfree(*buf);
 	*buf = NULL;
