@@ -73,8 +73,7 @@ enum RangeFlags
 	RF_HI_STRICT = 1 << 4,
 	RF_BACKWARD = 1 << 5,
 	RF_UNORDERED = 1 << 6,		/* time window read as row id runs, no order */
-	RF_ACCOUNT_LIST = 1 << 7,	/* accounts evaluated at run time (AccountValues) */
-	RF_LIST_SEQUENTIAL = 1 << 8,	/* ... read one after another, no order */
+	RF_LIST_SEQUENTIAL = 1 << 7,	/* accounts read one after another, no order */
 };
 
 /*
@@ -281,8 +280,8 @@ account_value(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, Node *c
  * A list of accounts, not a few values: `col = ANY(array)` whose array is a
  * constant of more than kMaxAccountStreams values, or an expression known
  * only at run time (a parameter: `= ANY($1)` in a generic plan, an outer
- * column in a join). Its values are evaluated when the scan starts
- * (RF_ACCOUNT_LIST). It is read one account after another, in no time order
+ * column in a join). Its values are evaluated when the scan starts, like
+ * every account value (start_list). It is read one account after another, in no time order
  * (RF_LIST_SEQUENTIAL), or merged in time order like a few values, one stream
  * per account whose requests shrink as there are more (the planner picks by
  * cost: the merge costs a heap pick per row).
@@ -577,7 +576,7 @@ add_range_paths(PlannerInfo *root, RelOptInfo *rel, const RangeDecl *decl, const
 		if (b->account_list && ordered)
 			per_row += cpu_operator_cost * std::ceil(std::log2(account_count(b->accounts) + 1));
 		if (b->accounts)
-			flags |= RF_ACCOUNT | (b->account_list ? RF_ACCOUNT_LIST : 0);
+			flags |= RF_ACCOUNT;
 		if (b->lo)
 			flags |= RF_LO | (b->lo_strict ? RF_LO_STRICT : 0);
 		if (b->hi)
@@ -881,8 +880,9 @@ struct RangeScanState
 	StringInfoData prefix;
 	StringInfoData lo_time;
 	StringInfoData hi_time;
-	/* RF_ACCOUNT_LIST: the accounts' key prefixes, sorted and distinct, read
-	 * one after another by streams[0]; list_pos is the one being read */
+	/* RF_ACCOUNT: the accounts' key prefixes, sorted and distinct (a stream
+	 * each, or with RF_LIST_SEQUENTIAL read one after another by streams[0],
+	 * list_pos being the one read) */
 	MemoryContext list_cxt;
 	char	  **list_key;
 	int		   *list_len;
@@ -968,21 +968,17 @@ begin_range_scan(CustomScanState *node, EState *estate, int eflags)
 	initStringInfo(&rs->prefix);
 	initStringInfo(&rs->lo_time);
 	initStringInfo(&rs->hi_time);
-	if (rs->flags & RF_ACCOUNT_LIST)
-	{
-		rs->list_cxt = AllocSetContextCreate(CurrentMemoryContext, "ledger_am account list",
+	if (rs->flags & RF_ACCOUNT)
+		rs->list_cxt = AllocSetContextCreate(CurrentMemoryContext, "ledger_am accounts",
 											 ALLOCSET_SMALL_SIZES);
+	if (rs->flags & RF_LIST_SEQUENTIAL)
 		initStringInfo(&rs->probe);
-	}
+	/* st->chunk: allocated when the stream's first answer arrives; merged
+	 * streams get their head slots in ensure_streams */
 	for (int i = 0; i < nstreams; i++)
 	{
-		RangeStream *st = &rs->streams[i];
-
-		/* st->chunk: allocated when the stream's first answer arrives */
-		initStringInfo(&st->lo_key);
-		initStringInfo(&st->hi_key);
-		if (nstreams > 1)
-			st->head_slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsMinimalTuple);
+		initStringInfo(&rs->streams[i].lo_key);
+		initStringInfo(&rs->streams[i].hi_key);
 	}
 	if (!(eflags & EXEC_FLAG_EXPLAIN_ONLY) && IsMVCCSnapshot(estate->es_snapshot))
 		PredicateLockRelation(rel, estate->es_snapshot);
@@ -1123,8 +1119,9 @@ list_add(RangeScanState *rs, Oid type, Datum value, bool isnull, int *cap)
 	rs->list_n++;
 }
 
-/* start_list evaluates a list of accounts (scalars and arrays of them) into
- * rs->list_key, sorted, each once. */
+/* start_list evaluates the scan's account values (scalars and arrays of
+ * them) into rs->list_key, sorted, each once: the same account twice ($1
+ * and $2 bound alike) is one stream. */
 static void
 start_list(RangeScanState *rs)
 {
@@ -1333,48 +1330,25 @@ start_streams(RangeScanState *rs)
 		rs->nstreams = 1;
 		return;
 	}
-	if (rs->flags & RF_ACCOUNT_LIST)
+	start_list(rs);
+	if (rs->flags & RF_LIST_SEQUENTIAL)
 	{
-		start_list(rs);
-		if (rs->flags & RF_LIST_SEQUENTIAL)
+		if (rs->list_n > 0)
 		{
-			if (rs->list_n > 0)
-			{
-				start_list_stream(rs, &rs->streams[0], 0);
-				rs->nstreams = 1;
-			}
-			return;
+			start_list_stream(rs, &rs->streams[0], 0);
+			rs->nstreams = 1;
 		}
-		/* merged: a stream per account, each asking for its share of a
-		 * buffer's rows when there are many */
-		ensure_streams(rs, rs->list_n);
-		if (rs->list_n > kMaxAccountStreams)
-			rs->batch_cap = Max(1u, 4096 / (uint32) rs->list_n);
-		for (int i = 0; i < rs->list_n; i++)
-			start_list_stream(rs, &rs->streams[i], i);
-		rs->nstreams = rs->list_n;
 		return;
 	}
-	for (int i = 0; i < rs->naccounts; i++)
-	{
-		RangeStream *st = &rs->streams[rs->nstreams];
-		bool		dup = false;
-
-		resetStringInfo(prefix);
-		RangeAppendDeclaration(&rs->decl, prefix);
-		/* A NULL value matches nothing, nor does a value too long to be a
-		 * key. The value's own type: int2/int4/int8 are keyed alike. */
-		if (!eval_bound(rs, rs->accounts[i], &v) ||
-			!RangeEncodeAccount(&rs->decl, exprType((Node *) rs->accounts[i]->expr), v, prefix, true))
-			continue;
-		start_stream(rs, st, prefix, lo_time, hi_time);
-		/* the same account twice ($1 and $2 bound alike): one stream */
-		for (int j = 0; j < rs->nstreams && !dup; j++)
-			dup = rs->streams[j].lo_key.len == st->lo_key.len &&
-				memcmp(rs->streams[j].lo_key.data, st->lo_key.data, st->lo_key.len) == 0;
-		if (!dup)
-			rs->nstreams++;
-	}
+	/* a stream per account (merged when several), each asking for its share
+	 * of a buffer's rows when there are many */
+	if (rs->list_n > 1)
+		ensure_streams(rs, rs->list_n);
+	if (rs->list_n > kMaxAccountStreams)
+		rs->batch_cap = Max(1u, 4096 / (uint32) rs->list_n);
+	for (int i = 0; i < rs->list_n; i++)
+		start_list_stream(rs, &rs->streams[i], i);
+	rs->nstreams = rs->list_n;
 }
 
 /* put_bounds writes the request's key bounds into a slot's data buffer. */
@@ -1879,7 +1853,8 @@ explain_range_scan(CustomScanState *node, List *ancestors, ExplainState *es)
 		return;
 	ts_name = get_attname(RelationGetRelid(rel), decl->ts_attnum, false);
 	initStringInfo(&cond);
-	if ((rs->flags & RF_ACCOUNT_LIST) && list_length(cscan->custom_exprs) == 3)
+	if ((rs->flags & RF_ACCOUNT) && list_length(cscan->custom_exprs) == 3 &&
+		OidIsValid(get_element_type(exprType((Node *) lthird(cscan->custom_exprs)))))
 		appendStringInfo(&cond, "account = ANY (%s)",
 						 deparse_expression((Node *) lthird(cscan->custom_exprs), context, true, false));
 	else if ((rs->flags & RF_ACCOUNT) && list_length(cscan->custom_exprs) == 3)
