@@ -1814,12 +1814,12 @@ ledger_am_scan_analyze_next_tuple(TableScanDesc sscan, TransactionId OldestXmin,
 	return false;
 }
 
-static double
-ledger_am_index_build_range_scan(Relation table_rel, Relation index_rel, IndexInfo *index_info,
-								 bool allow_sync, bool anyvisible, bool progress,
-								 BlockNumber start_blockno, BlockNumber numblocks,
-								 IndexBuildCallback callback, void *callback_state,
-								 TableScanDesc scan)
+/*
+ * IndexEntryForm computes index entries of stored rows, for the index build
+ * and CREATE INDEX CONCURRENTLY's validation pass: an executor state for the
+ * index's expressions and predicate, and a slot for the row.
+ */
+struct IndexEntryForm
 {
 	EState	   *estate;
 	ExprContext *econtext;
@@ -1827,6 +1827,49 @@ ledger_am_index_build_range_scan(Relation table_rel, Relation index_rel, IndexIn
 	ExprState  *predicate;
 	Datum		values[INDEX_MAX_KEYS];
 	bool		isnull[INDEX_MAX_KEYS];
+};
+
+static void
+index_entry_form_begin(IndexEntryForm *f, Relation table_rel, IndexInfo *index_info)
+{
+	f->estate = CreateExecutorState();
+	f->econtext = GetPerTupleExprContext(f->estate);
+	f->slot = table_slot_create(table_rel, NULL);
+	f->econtext->ecxt_scantuple = f->slot;
+	f->predicate = ExecPrepareQual(index_info->ii_Predicate, f->estate);
+}
+
+/* index_entry_form_row puts the row in f->slot and its entry in f->values /
+ * f->isnull; false if the index's predicate leaves the row out. */
+static bool
+index_entry_form_row(IndexEntryForm *f, Relation table_rel, IndexInfo *index_info, uint64 row_id,
+					 const char *value, uint32 len)
+{
+	MemoryContextReset(f->econtext->ecxt_per_tuple_memory);
+	RowStoreInSlot(f->slot, table_rel, row_id, value, len);
+	if (f->predicate != NULL && !ExecQual(f->predicate, f->econtext))
+		return false;
+	FormIndexDatum(index_info, f->slot, f->estate, f->values, f->isnull);
+	return true;
+}
+
+static void
+index_entry_form_end(IndexEntryForm *f, IndexInfo *index_info)
+{
+	ExecDropSingleTupleTableSlot(f->slot);
+	FreeExecutorState(f->estate);
+	index_info->ii_ExpressionsState = NIL;
+	index_info->ii_PredicateState = NULL;
+}
+
+static double
+ledger_am_index_build_range_scan(Relation table_rel, Relation index_rel, IndexInfo *index_info,
+								 bool allow_sync, bool anyvisible, bool progress,
+								 BlockNumber start_blockno, BlockNumber numblocks,
+								 IndexBuildCallback callback, void *callback_state,
+								 TableScanDesc scan)
+{
+	IndexEntryForm form;
 	double		reltuples = 0;
 	bool		own_scan = (scan == NULL);
 	bool		mvcc;
@@ -1837,11 +1880,7 @@ ledger_am_index_build_range_scan(Relation table_rel, Relation index_rel, IndexIn
 	uint32		len;
 	RowHeader	hdr;
 
-	estate = CreateExecutorState();
-	econtext = GetPerTupleExprContext(estate);
-	slot = table_slot_create(table_rel, NULL);
-	econtext->ecxt_scantuple = slot;
-	predicate = ExecPrepareQual(index_info->ii_Predicate, estate);
+	index_entry_form_begin(&form, table_rel, index_info);
 
 	/*
 	 * CREATE INDEX CONCURRENTLY indexes what its snapshot sees, as heap does:
@@ -1891,21 +1930,14 @@ ledger_am_index_build_range_scan(Relation table_rel, Relation index_rel, IndexIn
 			: (row_id >= s->frozen_below && !RowIsLiveForIndexBuild(hdr)))
 			continue;
 		reltuples += 1;
-		MemoryContextReset(econtext->ecxt_per_tuple_memory);
-		RowStoreInSlot(slot, table_rel, row_id, value, len);
-		if (predicate != NULL && !ExecQual(predicate, econtext))
-			continue;
-		FormIndexDatum(index_info, slot, estate, values, isnull);
-		callback(index_rel, &slot->tts_tid, values, isnull, true, callback_state);
+		if (index_entry_form_row(&form, table_rel, index_info, row_id, value, len))
+			callback(index_rel, &form.slot->tts_tid, form.values, form.isnull, true, callback_state);
 	}
 
 	table_endscan(scan);
 	if (snapshot != SnapshotAny)
 		UnregisterSnapshot(snapshot);
-	ExecDropSingleTupleTableSlot(slot);
-	FreeExecutorState(estate);
-	index_info->ii_ExpressionsState = NIL;
-	index_info->ii_PredicateState = NULL;
+	index_entry_form_end(&form, index_info);
 	return reltuples;
 }
 
@@ -1940,30 +1972,23 @@ static void
 ledger_am_index_validate_scan(Relation table_rel, Relation index_rel, IndexInfo *index_info,
 							  Snapshot snapshot, ValidateIndexState *state)
 {
-	EState	   *estate = CreateExecutorState();
-	ExprContext *econtext = GetPerTupleExprContext(estate);
-	TupleTableSlot *slot = table_slot_create(table_rel, NULL);
-	ExprState  *predicate;
+	IndexEntryForm form;
 	TableScanDesc scan;
 	LedgerScanDesc s;
 	ItemPointerData indexed;
 	bool		have_indexed;
-	Datum		values[INDEX_MAX_KEYS];
-	bool		isnull[INDEX_MAX_KEYS];
 	uint64		row_id;
 	const char *value;
 	uint32		len;
 	RowHeader	hdr;
 
-	econtext->ecxt_scantuple = slot;
-	predicate = ExecPrepareQual(index_info->ii_Predicate, estate);
+	index_entry_form_begin(&form, table_rel, index_info);
 	scan = table_beginscan_strat(table_rel, snapshot, 0, NULL, true, false);
 	s = (LedgerScanDesc) scan;
 	position_for(s, false);
 	have_indexed = next_indexed_tid(state, &indexed);
 	while (next_record_in_range(s, &row_id, &value, &len))
 	{
-		ledger_am::VirtualTid t = ledger_am::RowIdToTid(row_id);
 		ItemPointerData tid;
 
 		CHECK_FOR_INTERRUPTS();
@@ -1971,26 +1996,20 @@ ledger_am_index_validate_scan(Relation table_rel, Relation index_rel, IndexInfo 
 		if (!RowIsVisibleAt(row_id, s->frozen_below, hdr, snapshot))
 			continue;
 		state->htups += 1;
-		ItemPointerSet(&tid, t.block, t.offset);
+		RowIdToItemPointer(row_id, &tid);
 		while (have_indexed && ItemPointerCompare(&indexed, &tid) < 0)
 			have_indexed = next_indexed_tid(state, &indexed);
 		if (have_indexed && ItemPointerEquals(&indexed, &tid))
 			continue;
-		MemoryContextReset(econtext->ecxt_per_tuple_memory);
-		RowStoreInSlot(slot, table_rel, row_id, value, len);
-		if (predicate != NULL && !ExecQual(predicate, econtext))
+		if (!index_entry_form_row(&form, table_rel, index_info, row_id, value, len))
 			continue;
-		FormIndexDatum(index_info, slot, estate, values, isnull);
-		(void) index_insert(index_rel, values, isnull, &slot->tts_tid, table_rel,
+		(void) index_insert(index_rel, form.values, form.isnull, &tid, table_rel,
 							index_info->ii_Unique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO, false,
 							index_info);
 		state->tups_inserted += 1;
 	}
 	table_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	FreeExecutorState(estate);
-	index_info->ii_ExpressionsState = NIL;
-	index_info->ii_PredicateState = NULL;
+	index_entry_form_end(&form, index_info);
 }
 
 /* ------------------------------------------------------------------------
